@@ -1,0 +1,158 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/** A configuration problem, reported as one line that names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const origin = z
+  .string()
+  .trim()
+  .superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be an absolute URL like https://api.layers.com (got "${value}")` });
+      return;
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      ctx.addIssue({ code: 'custom', message: `must use https (got ${url.protocol})` });
+    } else if (url.pathname !== '/' || url.search || url.hash) {
+      ctx.addIssue({ code: 'custom', message: `must be the origin only, the client adds /v1 (got "${value}")` });
+    } else if (url.protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
+      ctx.addIssue({ code: 'custom', message: `plain http is only allowed for localhost (got "${value}")` });
+    }
+  })
+  .transform((value) => new URL(value).origin);
+
+const hostPort = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'must be host:port, e.g. localhost:7233 or my-ns.a1b2c.tmprl.cloud:7233');
+
+const temporalSchema = z.object({
+  TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().trim().min(1, 'must not be empty').default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().trim().min(1, 'must not be empty').default('layers-onboarding'),
+  TEMPORAL_API_KEY: optionalString,
+  TEMPORAL_TLS_CERT_PATH: optionalString,
+  TEMPORAL_TLS_KEY_PATH: optionalString,
+  TEMPORAL_TLS_CA_PATH: optionalString,
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+});
+
+const layersSchema = z.object({
+  LAYERS_API_URL: origin.default('http://127.0.0.1:4010'),
+  LAYERS_PARENT_KEY: optionalString,
+  LAYERS_PARENT_KEY_FILE: optionalString,
+  LAYERS_SECRET_SINK_DIR: optionalString,
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+});
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  apiKey?: string;
+  tls?: { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer; serverNameOverride?: string };
+}
+
+export interface LayersConfig {
+  apiUrl: string;
+  parentKey: string;
+  secretSinkDir: string;
+  metricsPort?: number;
+}
+
+export interface WorkerConfig {
+  temporal: TemporalConfig;
+  layers: LayersConfig;
+}
+
+function parse<T extends z.ZodTypeAny>(schema: T, env: Env): z.infer<T> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+function readFileVar(name: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(`${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+export function loadTemporalConfig(env: Env = process.env): TemporalConfig {
+  const parsed = parse(temporalSchema, env);
+  const config: TemporalConfig = {
+    address: parsed.TEMPORAL_ADDRESS,
+    namespace: parsed.TEMPORAL_NAMESPACE,
+    taskQueue: parsed.TEMPORAL_TASK_QUEUE,
+    apiKey: parsed.TEMPORAL_API_KEY,
+  };
+  const { TEMPORAL_TLS_CERT_PATH: certPath, TEMPORAL_TLS_KEY_PATH: keyPath } = parsed;
+  if (Boolean(certPath) !== Boolean(keyPath)) {
+    throw new ConfigError(
+      `${certPath ? 'TEMPORAL_TLS_KEY_PATH' : 'TEMPORAL_TLS_CERT_PATH'}: mTLS needs both TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH`,
+    );
+  }
+  if (certPath && keyPath) {
+    config.tls = {
+      clientCertPair: { crt: readFileVar('TEMPORAL_TLS_CERT_PATH', certPath), key: readFileVar('TEMPORAL_TLS_KEY_PATH', keyPath) },
+    };
+  }
+  if (parsed.TEMPORAL_TLS_CA_PATH) {
+    config.tls = { ...config.tls, serverRootCACertificate: readFileVar('TEMPORAL_TLS_CA_PATH', parsed.TEMPORAL_TLS_CA_PATH) };
+  }
+  if (parsed.TEMPORAL_TLS_SERVER_NAME) config.tls = { ...config.tls, serverNameOverride: parsed.TEMPORAL_TLS_SERVER_NAME };
+  return config;
+}
+
+export function loadLayersConfig(env: Env = process.env): LayersConfig {
+  const parsed = parse(layersSchema, env);
+  let parentKey = parsed.LAYERS_PARENT_KEY;
+  if (parsed.LAYERS_PARENT_KEY && parsed.LAYERS_PARENT_KEY_FILE) {
+    throw new ConfigError('LAYERS_PARENT_KEY_FILE: set either LAYERS_PARENT_KEY or LAYERS_PARENT_KEY_FILE, not both');
+  }
+  if (parsed.LAYERS_PARENT_KEY_FILE) parentKey = readFileVar('LAYERS_PARENT_KEY_FILE', parsed.LAYERS_PARENT_KEY_FILE).toString('utf8').trim();
+  if (!parentKey) throw new ConfigError('LAYERS_PARENT_KEY: required (or LAYERS_PARENT_KEY_FILE): the partner org:admin key');
+  if (!/^lp_(live|test)_\S+$/.test(parentKey)) {
+    // Never echo the value: it is (meant to be) a secret.
+    throw new ConfigError('LAYERS_PARENT_KEY: does not look like a Layers key (expected lp_live_… or lp_test_…)');
+  }
+  return {
+    apiUrl: parsed.LAYERS_API_URL,
+    parentKey,
+    secretSinkDir: path.resolve(parsed.LAYERS_SECRET_SINK_DIR ?? path.join('.data', 'secrets')),
+    metricsPort: parsed.METRICS_PORT,
+  };
+}
+
+export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
+  return { temporal: loadTemporalConfig(env), layers: loadLayersConfig(env) };
+}
+
+/** Connection options shared by the worker's NativeConnection and the client's Connection. */
+export function temporalConnectionOptions(config: TemporalConfig): {
+  address: string;
+  apiKey?: string;
+  tls?: TemporalConfig['tls'] | boolean;
+} {
+  const tls = config.tls ?? (config.apiKey ? true : undefined);
+  return { address: config.address, ...(config.apiKey ? { apiKey: config.apiKey } : {}), ...(tls ? { tls } : {}) };
+}

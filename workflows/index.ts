@@ -1,0 +1,1 @@
+export { onboardCustomer } from './onboarding';
