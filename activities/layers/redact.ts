@@ -11,9 +11,9 @@ const SECRET_PATTERNS: readonly RegExp[] = [
   /\bBearer\s+[^\s"',;]+/gi,
   // API key secrets: lp_<env>_<keyid>_<secret>. Key *prefixes* (lp_live_ + 16 chars) are not
   // secret, but they look alike and scrubbing them too is the safe side.
-  /\blp_(?:live|test)_[A-Za-z0-9_\-.~+/=]+/g,
+  /lp_(?:live|test)_[A-Za-z0-9_\-.~+/=]+/g,
   // Webhook signing secrets.
-  /\bwhsec_[A-Za-z0-9_\-+/=]+/g,
+  /whsec_[A-Za-z0-9_\-+/=]+/g,
 ];
 
 /** Replace anything that looks like key material with `[REDACTED]`. */
