@@ -1,0 +1,117 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { ConfigError } from '../../worker/config';
+import { InvalidInputError } from '../errors';
+import { OnboardingClient } from '../onboarding-client';
+import type { OnboardingStatus } from '../../workflows/onboarding-messages';
+import { parseOnboardingInput } from '../../workflows/onboarding-input';
+import { START_OPTIONS, UsageError, onboardingRequestFromFlags, parseCommandArgs } from './args';
+
+const USAGE = `Usage: npm run onboard -- <command> [options]
+
+Commands:
+  start --external-id ID --name NAME --credits N [--cap N] [--refill-threshold N --refill-amount N]
+        [--webhook-url URL] [--events a,b] [--scopes a,b] [--key-name NAME] [--billing-email EMAIL]
+        [--metadata k=v ...] [--project-name NAME --timezone TZ] [--input customer.json] [--wait] [--json]
+  status <externalId> [--json]
+  funded <externalId>          tell a customer's onboarding that the parent wallet was topped up
+
+Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE (see README).`;
+
+function printStatus(status: OnboardingStatus): void {
+  console.log(`${status.externalId}: ${status.waitingFor ?? status.state}${status.orgId ? ` (org ${status.orgId})` : ''}`);
+  for (const step of status.steps) console.log(`  ${step.state.padEnd(8)} ${step.name}${step.detail ? `  ${step.detail}` : ''}`);
+  if (status.error) console.log(`  error: ${status.error}`);
+}
+
+async function withClient<T>(fn: (client: OnboardingClient) => Promise<T>): Promise<T> {
+  const client = await OnboardingClient.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start': {
+      const { values, positionals } = parseCommandArgs(rest, START_OPTIONS);
+      if (positionals.length) throw new UsageError(`start: unexpected argument "${positionals[0]}"`);
+      const request = onboardingRequestFromFlags(values);
+      // Refuse bad input before touching the network, so a typo never waits on a connection.
+      const parsed = parseOnboardingInput(request);
+      if (!parsed.ok) throw new InvalidInputError(parsed.errors);
+      return withClient(async (client) => {
+        const started = await client.start(request);
+        if (!values.json) {
+          console.log(
+            `${started.started ? 'Started' : 'Already running:'} onboarding of ${started.externalId} (workflow ${started.workflowId}, run ${started.runId})`,
+          );
+        }
+        if (!values.wait) {
+          if (values.json) console.log(JSON.stringify(started));
+          return 0;
+        }
+        const result = await client.result(started.externalId);
+        console.log(values.json ? JSON.stringify(result, null, 2) : `Onboarded ${result.externalId}: org ${result.orgId}, key ${result.apiKey.id} (${result.apiKey.prefix}…), balance ${result.balance}`);
+        return 0;
+      });
+    }
+    case 'status': {
+      const { values, positionals } = parseCommandArgs(rest, { json: { type: 'boolean' } } as const);
+      if (positionals.length !== 1) throw new UsageError('status: expects exactly one <externalId>');
+      return withClient(async (client) => {
+        const status = await client.status(positionals[0]!);
+        if (values.json) console.log(JSON.stringify(status, null, 2));
+        else printStatus(status);
+        return status.state === 'failed' ? 1 : 0;
+      });
+    }
+    case 'funded': {
+      const { positionals } = parseCommandArgs(rest, {});
+      if (positionals.length !== 1) throw new UsageError('funded: expects exactly one <externalId>');
+      return withClient(async (client) => {
+        await client.parentFunded(positionals[0]!);
+        console.log(`Signalled ${positionals[0]}: parent wallet funded`);
+        return 0;
+      });
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+/** Every failure is one readable line on stderr and a non-zero exit code. */
+export function describeCliError(err: unknown): { message: string; code: number } {
+  if (err instanceof UsageError) return { message: `error: ${err.message}\n(run "npm run onboard -- help" for usage)`, code: 2 };
+  if (err instanceof InvalidInputError) return { message: `error: ${err.message}`, code: 2 };
+  if (err instanceof ConfigError) return { message: `error: configuration: ${err.message}`, code: 2 };
+  if (err instanceof WorkflowExecutionAlreadyStartedError) {
+    return { message: `error: this customer was already onboarded (${err.workflowId}); archived customers come back with a new externalId`, code: 1 };
+  }
+  if (err instanceof WorkflowNotFoundError) return { message: `error: no onboarding found (${err.workflowId})`, code: 1 };
+  if (err instanceof WorkflowFailedError) return { message: `error: onboarding failed: ${err.cause?.message ?? err.message}`, code: 1 };
+  const message = err instanceof Error ? err.message : String(err);
+  if (/ECONNREFUSED|UNAVAILABLE|Failed to connect/i.test(message)) {
+    return { message: `error: cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? 'localhost:7233'} (is the server running?)`, code: 1 };
+  }
+  return { message: `error: ${message.split('\n')[0]}`, code: 1 };
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      const { message, code } = describeCliError(err);
+      console.error(message);
+      process.exit(code);
+    },
+  );
+}

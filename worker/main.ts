@@ -1,0 +1,32 @@
+import { NativeConnection } from '@temporalio/worker';
+import { LayersClient } from '../activities/layers';
+import { FileSecretSink } from '../activities/secret-sink';
+import { ConfigError, loadWorkerConfig, temporalConnectionOptions } from './config';
+import { createWorker } from './worker';
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  const layers = new LayersClient({ baseUrl: config.layers.apiUrl, apiKey: config.layers.parentKey });
+  try {
+    const worker = await createWorker({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      deps: { layers, secretSink: new FileSecretSink(config.layers.secretSinkDir) },
+    });
+    console.log(
+      `worker: polling ${config.temporal.namespace}/${config.temporal.taskQueue} at ${config.temporal.address}; Layers at ${config.layers.apiUrl}`,
+    );
+    // SIGINT/SIGTERM drain in-flight tasks: the SDK's runtime installs those handlers.
+    await worker.run();
+  } finally {
+    await layers.close();
+    await connection.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? `worker: configuration: ${err.message}` : `worker: ${(err as Error).message}`);
+  process.exit(1);
+});
