@@ -58,6 +58,12 @@ const layersSchema = z.object({
   LAYERS_PARENT_KEY_FILE: optionalString,
   LAYERS_SECRET_SINK_DIR: optionalString,
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  LAYERS_RATE_LIMITS: z
+    .string()
+    .trim()
+    .regex(/^(read|write|longRunning)=\d+(,(read|write|longRunning)=\d+)*$/, 'must look like read=6000,write=3000 (per minute)')
+    .optional(),
+  LAYERS_RATE_HEADROOM: z.coerce.number().gt(0, 'must be above 0').max(1, 'must be at most 1').default(0.97),
 });
 
 export interface TemporalConfig {
@@ -73,6 +79,9 @@ export interface LayersConfig {
   parentKey: string;
   secretSinkDir: string;
   metricsPort?: number;
+  /** Per-minute budgets overriding the tier whoami names (custom contracts). */
+  rateLimits?: { read?: number; write?: number; longRunning?: number };
+  rateHeadroom: number;
 }
 
 export interface WorkerConfig {
@@ -140,6 +149,10 @@ export function loadLayersConfig(env: Env = process.env): LayersConfig {
     parentKey,
     secretSinkDir: path.resolve(parsed.LAYERS_SECRET_SINK_DIR ?? path.join('.data', 'secrets')),
     metricsPort: parsed.METRICS_PORT,
+    rateLimits: parsed.LAYERS_RATE_LIMITS
+      ? Object.fromEntries(parsed.LAYERS_RATE_LIMITS.split(',').map((pair) => [pair.split('=')[0]!, Number(pair.split('=')[1])]))
+      : undefined,
+    rateHeadroom: parsed.LAYERS_RATE_HEADROOM,
   };
 }
 

@@ -1,33 +1,78 @@
 import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { layersReadQueue, layersWriteQueue } from '../workflows/task-queues';
+import type { Pacing } from './pacing';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /** Server-side pacing of the Layers task queues; omitted = unpaced. */
+  pacing?: Pacing;
   /** A pre-built bundle (tests bundle once); otherwise the workflows are bundled at start-up. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  tuning?: Pick<
-    WorkerOptions,
-    'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxTaskQueueActivitiesPerSecond'
-  >;
+  tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
   interceptors?: WorkerOptions['interceptors'];
   dataConverter?: WorkerOptions['dataConverter'];
 }
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../workflows');
 
-export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
-  return Worker.create({
+/**
+ * One process, three pollers: workflows on the main queue, Layers writes and reads on their own queues
+ * so the server paces them across every replica. Runs and stops as one.
+ */
+export class WorkerGroup {
+  constructor(readonly workers: Worker[]) {}
+
+  async run(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.run()));
+  }
+
+  async runUntil<T>(fn: Promise<T> | (() => Promise<T>)): Promise<T> {
+    const [main, ...others] = this.workers;
+    const running = others.map((w) => w.run());
+    try {
+      return await main!.runUntil(fn);
+    } finally {
+      for (const w of others) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.all(running);
+    }
+  }
+
+  shutdown(): void {
+    for (const w of this.workers) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+}
+
+export async function createWorker(options: CreateWorkerOptions): Promise<WorkerGroup> {
+  const activities = createActivities(options.deps);
+  const common = {
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.taskQueue,
-    activities: createActivities(options.deps),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve(WORKFLOWS_PATH) }),
-    ...options.tuning,
     interceptors: options.interceptors,
     dataConverter: options.dataConverter,
+    ...options.tuning,
+  };
+  const main = await Worker.create({
+    ...common,
+    taskQueue: options.taskQueue,
+    activities,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve(WORKFLOWS_PATH) }),
   });
+  const writes = await Worker.create({
+    ...common,
+    taskQueue: layersWriteQueue(options.taskQueue),
+    activities,
+    maxTaskQueueActivitiesPerSecond: options.pacing?.writeActivitiesPerSecond,
+  });
+  const reads = await Worker.create({
+    ...common,
+    taskQueue: layersReadQueue(options.taskQueue),
+    activities,
+    maxTaskQueueActivitiesPerSecond: options.pacing?.readActivitiesPerSecond,
+  });
+  return new WorkerGroup([main, writes, reads]);
 }

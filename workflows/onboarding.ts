@@ -22,6 +22,7 @@ import {
   type StepStatus,
 } from './onboarding-messages';
 import { parseOnboardingInput, type OnboardingInput, type OnboardingRequest } from './onboarding-input';
+import { layersReadQueue, layersWriteQueue } from './task-queues';
 import { LayersCustomerId, LayersLifecycleState, LayersOnboardingStep, LayersOrgId } from './search-attributes';
 
 export interface OnboardingOptions {
@@ -54,7 +55,6 @@ const activityOptions: ActivityOptions = {
   },
 };
 
-const layers = proxyActivities<Activities>(activityOptions);
 
 function failureType(err: unknown): string | undefined {
   if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause.type ?? undefined;
@@ -85,7 +85,11 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
     });
   }
   const input: OnboardingInput = parsed.value;
-  const { workflowId } = workflowInfo();
+  const { workflowId, taskQueue } = workflowInfo();
+  const writeOptions: ActivityOptions = { ...activityOptions, taskQueue: layersWriteQueue(taskQueue) };
+  const readOptions: ActivityOptions = { ...activityOptions, taskQueue: layersReadQueue(taskQueue) };
+  const writes = proxyActivities<Activities>(writeOptions);
+  const reads = proxyActivities<Activities>(readOptions);
   const externalId = input.customer.externalId;
   const killSwitchBackoff = options.timing?.killSwitchBackoffMs ?? { initial: 5_000, max: 300_000 };
   const fundsRecheckMs = options.timing?.fundsRecheckMs ?? 300_000;
@@ -127,7 +131,8 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
     if (!keyIssuedAt.has(id)) keyIssuedAt.set(id, Date.now());
     return { idempotencyKey: idempotencyKey(workflowId, name, generation), keyIssuedAt: keyIssuedAt.get(id)! };
   };
-  const withSummary = (summary: string): ActivityOptions => ({ ...activityOptions, summary });
+  const write = (summary: string): ActivityOptions => ({ ...writeOptions, summary });
+  const read = (summary: string): ActivityOptions => ({ ...readOptions, summary });
 
   async function waitWhileKillSwitchOn(name: OnboardingStepName): Promise<void> {
     status.state = 'waiting';
@@ -137,7 +142,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
     let backoff = killSwitchBackoff.initial;
     for (;;) {
       await sleep(backoff);
-      const check = await layers.preflight.executeWithOptions(withSummary('Re-check the kill switch'), []);
+      const check = await reads.preflight.executeWithOptions(read('Re-check the kill switch'), []);
       if (!check.blocked) break;
       backoff = Math.min(backoff * 2, killSwitchBackoff.max);
     }
@@ -168,7 +173,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
     await runStep(
       'preflight',
       async () => {
-        const first = await layers.preflight.executeWithOptions(withSummary('whoami: check org:admin and the kill switch'), []);
+        const first = await reads.preflight.executeWithOptions(read('whoami: check org:admin and the kill switch'), []);
         if (first.blocked) {
           await waitWhileKillSwitchOn('preflight');
         }
@@ -180,7 +185,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
     const { orgId } = await runStep(
       'create-org',
       () =>
-        layers.createChildOrganization.executeWithOptions(withSummary(`Create the child org for ${externalId}`), [
+        writes.createChildOrganization.executeWithOptions(write(`Create the child org for ${externalId}`), [
           {
             ...keyFor('create-org'),
             workflowId,
@@ -200,7 +205,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
     const apiKey = await runStep(
       'mint-key',
       () =>
-        layers.mintChildApiKey.executeWithOptions(withSummary(`Mint the child API key for ${externalId}`), [
+        writes.mintChildApiKey.executeWithOptions(write(`Mint the child API key for ${externalId}`), [
           { ...keyFor('mint-key'), orgId, externalId, name: keyName, scopes: input.apiKey.scopes },
         ]),
       (k) => `${k.id} (${k.prefix}…)`,
@@ -212,7 +217,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
       async () => {
         for (;;) {
           try {
-            return await layers.allocateCredits.executeWithOptions(withSummary(`Allocate ${input.credits} credits to ${externalId}`), [
+            return await writes.allocateCredits.executeWithOptions(write(`Allocate ${input.credits} credits to ${externalId}`), [
               { ...keyFor('allocate-credits', generation), orgId, workflowId, externalId, credits: input.credits },
             ]);
           } catch (err) {
@@ -228,7 +233,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
             const seen = fundedSignals;
             await condition(() => fundedSignals > seen, fundsRecheckMs);
             if (fundedSignals > seen) break;
-            const parent = await layers.preflight.executeWithOptions(withSummary('Re-check the parent wallet'), []);
+            const parent = await reads.preflight.executeWithOptions(read('Re-check the parent wallet'), []);
             if (parent.creditBalance >= input.credits) break;
           }
           generation++;
@@ -245,7 +250,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
       await runStep(
         'credit-config',
         () =>
-          layers.configureCredits.executeWithOptions(withSummary(`Set cap and auto-refill for ${externalId}`), [
+          writes.configureCredits.executeWithOptions(write(`Set cap and auto-refill for ${externalId}`), [
             { orgId, patch, idempotencyKey: keyFor('credit-config').idempotencyKey },
           ]),
         (c) => `cap ${c.monthlyCreditCap ?? 'none'}, refill ${c.autoRefillEnabled ? `${c.refillAmount} below ${c.refillThreshold}` : 'off'}`,
@@ -258,7 +263,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
       const endpoint = await runStep(
         'firehose',
         () =>
-          layers.ensureFirehose.executeWithOptions(withSummary('Ensure the firehose webhook endpoint'), [
+          reads.ensureFirehose.executeWithOptions(read('Ensure the firehose webhook endpoint'), [
             { url, events, idempotencyKey: firehoseIdempotencyKey(url, 'all_children', events) },
           ]),
         (e) => `${e.endpointId}${e.created ? ' (created)' : ' (reused)'}`,
@@ -272,7 +277,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
       ({ projectId } = await runStep(
         'project',
         () =>
-          layers.createProject.executeWithOptions(withSummary(`Create the first project inside ${orgId}`), [
+          writes.createProject.executeWithOptions(write(`Create the first project inside ${orgId}`), [
             { orgId, name: project.name, timezone: project.timezone, externalId, idempotencyKey: keyFor('project').idempotencyKey },
           ]),
         (p) => p.projectId,
@@ -282,7 +287,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
     const verified = await runStep(
       'verify',
       () =>
-        layers.verifyOnboarding.executeWithOptions(withSummary(`Verify ${orgId} against the request`), [
+        reads.verifyOnboarding.executeWithOptions(read(`Verify ${orgId} against the request`), [
           {
             orgId,
             expected: {

@@ -1,12 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Worker } from '@temporalio/worker';
 import { LayersClient } from '../../activities/layers';
 import { FileSecretSink } from '../../activities/secret-sink';
 import { OnboardingClient } from '../../client';
 import type { OnboardingRequest } from '../../workflows/onboarding-input';
 import { emulatorControl, startEmulator, type RunningEmulator } from './emulator';
+import type { WorkerGroup } from '../../worker/worker';
 import { connectTestTemporal, createTestWorker, uniqueTaskQueue, type TemporalTestContext } from './temporal';
 
 /** Everything an end-to-end test needs: dev server, emulator, worker on its own task queue, CRM client. */
@@ -19,7 +19,7 @@ export interface OnboardingTestEnv {
   taskQueue: string;
   /** A fresh worker for one test case (a worker runs once): `run(() => …)` is `worker.runUntil`. */
   run<T>(fn: () => Promise<T>): Promise<T>;
-  newWorker(): Promise<Worker>;
+  newWorker(): Promise<WorkerGroup>;
   crm: OnboardingClient;
   close(): Promise<void>;
 }

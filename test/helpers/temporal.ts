@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
-import { createWorker, type CreateWorkerOptions } from '../../worker/worker';
+import { createWorker, type CreateWorkerOptions, type WorkerGroup } from '../../worker/worker';
 
 let runtimeInstalled = false;
 /** The SDK's own logs are noise in test output; failures still surface as test errors. */
@@ -54,7 +54,7 @@ export async function createTestWorker(
   taskQueue: string,
   deps: ActivityDeps,
   extra: Partial<CreateWorkerOptions> = {},
-): Promise<Worker> {
+): Promise<WorkerGroup> {
   const codePath = process.env.TEST_WORKFLOW_BUNDLE;
   return createWorker({
     connection: ctx.nativeConnection,

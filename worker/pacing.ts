@@ -1,0 +1,53 @@
+import type { LayersClient } from '../activities/layers';
+
+/** Per-minute budgets per key (CONTRACT.md "Rate limits"). */
+export interface RateBudget {
+  read: number;
+  write: number;
+  longRunning: number;
+}
+
+export const TIER_BUDGETS: Record<string, RateBudget | undefined> = {
+  standard: { read: 120, write: 60, longRunning: 20 },
+  pilot: { read: 1_200, write: 600, longRunning: 60 },
+  partner: { read: 6_000, write: 3_000, longRunning: 300 },
+  unlimited: undefined,
+};
+
+/** The most Layers reads one read-queue activity makes (verify reads the org, its config and its keys). */
+export const MAX_READS_PER_ACTIVITY = 3;
+
+export interface Pacing {
+  tier: string;
+  budget?: RateBudget;
+  /** Server-side limits for the write and read task queues; undefined = unpaced. */
+  writeActivitiesPerSecond?: number;
+  readActivitiesPerSecond?: number;
+}
+
+export function pacingFor(tier: string, override?: Partial<RateBudget>, headroom = 0.97): Pacing {
+  const known = TIER_BUDGETS[tier];
+  const budget = override && (override.read || override.write) ? { ...(known ?? TIER_BUDGETS.standard!), ...override } : known;
+  if (!budget) {
+    if (tier in TIER_BUDGETS) return { tier }; // unlimited
+    // A tier this build does not know: pace as the smallest documented one until told otherwise.
+    return pacingFor('standard', undefined, headroom);
+  }
+  return {
+    tier,
+    budget,
+    writeActivitiesPerSecond: (budget.write / 60) * headroom,
+    readActivitiesPerSecond: (budget.read / 60 / MAX_READS_PER_ACTIVITY) * headroom,
+  };
+}
+
+/** Reads the key's tier from whoami; falls back to the smallest tier if Layers cannot be reached. */
+export async function discoverPacing(layers: LayersClient, override?: Partial<RateBudget>, headroom?: number): Promise<Pacing> {
+  try {
+    const me = await layers.whoami();
+    return pacingFor(me.rateLimitTier, override, headroom);
+  } catch (err) {
+    console.warn(`worker: whoami failed (${(err as Error).message}); pacing Layers calls as the standard tier`);
+    return pacingFor('standard', override, headroom);
+  }
+}
