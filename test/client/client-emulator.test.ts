@@ -360,8 +360,11 @@ describe('error classes', () => {
 describe('faults and cancellation', () => {
   it('a latency fault past headersTimeoutMs → TIMEOUT (retryable)', async () => {
     const impatient = newClient({ headersTimeoutMs: 300 });
-    await faults([{ method: 'GET', path: '/v1/whoami', latencyMs: [1500, 1500] }]);
+    await faults([{ method: 'GET', path: '/v1/whoami', latencyMs: [1000, 1000] }]);
+    const started = Date.now();
     const e = await apiFailure(impatient.whoami());
+    // The emulator is still holding the request; let it finish so no timer outlives the test.
+    await sleep(Math.max(0, 1100 - (Date.now() - started)));
     expect(e).toMatchObject({ code: 'TIMEOUT', classification: 'retryable', status: undefined });
     expect(toApplicationFailure(e)).toMatchObject({ type: 'LayersRetryableError', nonRetryable: false });
     const rec = calls.filter((c) => c.route === '/v1/whoami').at(-1);
@@ -390,14 +393,17 @@ describe('faults and cancellation', () => {
   });
 
   it('an AbortSignal cancels an in-flight call → ABORTED', async () => {
-    await faults([{ method: 'GET', path: '/v1/whoami', latencyMs: [2000, 2000] }]);
+    await faults([{ method: 'GET', path: '/v1/whoami', latencyMs: [1000, 1000] }]);
     const ac = new AbortController();
     const started = Date.now();
     const p = client.whoami({ signal: ac.signal });
     setTimeout(() => ac.abort(), 100);
     const e = await apiFailure(p);
-    expect(Date.now() - started).toBeLessThan(1500);
+    expect(Date.now() - started).toBeLessThan(800);
     expect(e).toMatchObject({ code: 'ABORTED', status: undefined });
+    expect(calls.at(-1)).toMatchObject({ route: '/v1/whoami', status: 'aborted' });
+    expect(toApplicationFailure(e)).toMatchObject({ type: 'LayersRetryableError' });
+    await sleep(Math.max(0, 1100 - (Date.now() - started)));
   });
 });
 
