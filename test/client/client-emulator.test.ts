@@ -307,9 +307,9 @@ describe('error classes', () => {
   it('409 IDEMPOTENCY_CONFLICT in_flight → retryable, and the retry replays the first outcome', async () => {
     const orgId = await newChild();
     const key = randomUUID();
-    await faults([{ method: 'POST', path: '/v1/organizations/:orgId/credits/allocate', latencyMs: [600, 600] }]);
+    await faults([{ method: 'POST', path: '/v1/organizations/:orgId/credits/allocate', latencyMs: [1000, 1000] }]);
     const first = client.allocateCredits(orgId, { credits: 25 }, { idempotencyKey: key });
-    await sleep(150);
+    await sleep(250);
     const e = await apiFailure(client.allocateCredits(orgId, { credits: 25 }, { idempotencyKey: key }));
     expect(e).toMatchObject({ status: 409, code: 'IDEMPOTENCY_CONFLICT', classification: 'retryable' });
     expect(e.details?.['reason']).toBe('in_flight');

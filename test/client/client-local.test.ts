@@ -380,7 +380,7 @@ describe('transport failures', () => {
     });
     const ac = new AbortController();
     const p = client.suspendOrganization(ORG, { signal: ac.signal });
-    await sleep(50);
+    while (server.requests.length === 0) await sleep(10);
     ac.abort();
     const e = (await rejectionOf(p)) as LayersApiError;
     expect(e).toMatchObject({ code: 'ABORTED', status: undefined });
