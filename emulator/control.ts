@@ -91,11 +91,12 @@ export async function handleControl(
       return;
     }
     if (route === 'POST /_emulator/clock') {
-      const b = bodyObject(parse(raw), ['advanceMs']);
-      const advance = integer(b.advanceMs, 'advanceMs', 0, { required: true }) as number;
-      store.clockOffsetMs += advance;
+      const b = bodyObject(parse(raw), ['advanceMs', 'freeze']);
+      const advance = (integer(b.advanceMs, 'advanceMs', 0, { required: b.freeze === undefined }) as number | undefined) ?? 0;
+      const freeze = b.freeze === undefined ? undefined : bool(b.freeze, 'freeze');
+      store.moveClock(advance, freeze);
       store.onChange();
-      ok({ now: iso(store.now()), nowMs: store.now(), offsetMs: store.clockOffsetMs });
+      ok({ now: iso(store.now()), nowMs: store.now(), offsetMs: store.clockOffsetMs, frozen: store.frozenAt !== null });
       return;
     }
     if (route === 'POST /_emulator/parent/credits') {

@@ -215,6 +215,7 @@ export interface UsageResult {
 export interface PersistedState {
   version: 1;
   clockOffsetMs: number;
+  frozenAt: number | null;
   seq: number;
   defaultTier: string;
   customTiers: Record<string, TierLimits>;
@@ -236,6 +237,8 @@ export interface PersistedState {
 
 export class Store {
   clockOffsetMs = 0;
+  /** When set, the emulator clock stands still at this instant (POST /_emulator/clock {freeze: true}). */
+  frozenAt: number | null = null;
   seq = 0;
   defaultTier: string;
   customTiers: Record<string, TierLimits> = {};
@@ -267,7 +270,18 @@ export class Store {
   }
 
   now(): number {
-    return Date.now() + this.clockOffsetMs;
+    return this.frozenAt ?? Date.now() + this.clockOffsetMs;
+  }
+
+  /** Move the clock forward; freeze or unfreeze it (frozen time only moves by `advance`). */
+  moveClock(advanceMs: number, freeze?: boolean): void {
+    if (this.frozenAt !== null) this.frozenAt += advanceMs;
+    else this.clockOffsetMs += advanceMs;
+    if (freeze === true && this.frozenAt === null) this.frozenAt = Date.now() + this.clockOffsetMs;
+    if (freeze === false && this.frozenAt !== null) {
+      this.clockOffsetMs = this.frozenAt - Date.now();
+      this.frozenAt = null;
+    }
   }
 
   nextSeq(): number {
@@ -1002,6 +1016,7 @@ export class Store {
     return {
       version: 1,
       clockOffsetMs: this.clockOffsetMs,
+      frozenAt: this.frozenAt,
       seq: this.seq,
       defaultTier: this.defaultTier,
       customTiers: this.customTiers,
@@ -1026,6 +1041,7 @@ export class Store {
     if (p.version !== 1) throw new Error(`unsupported emulator state version ${String(p.version)}`);
     const s = new Store(p.defaultTier);
     s.clockOffsetMs = p.clockOffsetMs;
+    s.frozenAt = p.frozenAt ?? null;
     s.seq = p.seq;
     s.customTiers = p.customTiers;
     s.bootstrap = p.bootstrap;

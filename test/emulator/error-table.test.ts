@@ -184,6 +184,7 @@ describe('422 VALIDATION', () => {
 
 describe('429 RATE_LIMITED', () => {
   test('bucket empty → Retry-After (seconds)', async () => {
+    await h.control('POST', '/_emulator/clock', { freeze: true });
     await h.control('POST', '/_emulator/rate-limits', { tier: 'tiny', limits: { read: 2, write: 2, longRunning: 1 } });
     expect((await h.get('/v1/whoami')).status).toBe(200);
     expect((await h.get('/v1/whoami')).status).toBe(200);
