@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import type { SecretSinkConfig } from '../activities/secret-sinks';
 
 /** A configuration problem, reported as one line that names the variable. */
 export class ConfigError extends Error {
@@ -64,6 +65,10 @@ const layersSchema = z.object({
     .regex(/^(read|write|longRunning)=\d+(,(read|write|longRunning)=\d+)*$/, 'must look like read=6000,write=3000 (per minute)')
     .optional(),
   LAYERS_RATE_HEADROOM: z.coerce.number().gt(0, 'must be above 0').max(1, 'must be at most 1').default(0.97),
+  LAYERS_SECRET_SINK: z.enum(['file', 'http'], { error: 'must be "file" or "http"' }).default('file'),
+  LAYERS_SECRET_SINK_URL: optionalString,
+  LAYERS_SECRET_SINK_HMAC_KEY: optionalString,
+  LAYERS_SECRET_SINK_HMAC_KEY_FILE: optionalString,
 });
 
 export interface TemporalConfig {
@@ -78,6 +83,8 @@ export interface LayersConfig {
   apiUrl: string;
   parentKey: string;
   secretSinkDir: string;
+  /** Where shown-once secrets go (LAYERS_SECRET_SINK): file (default, in secretSinkDir) or http. */
+  secretSink: SecretSinkConfig;
   metricsPort?: number;
   /** Per-minute budgets overriding the tier whoami names (custom contracts). */
   rateLimits?: { read?: number; write?: number; longRunning?: number };
@@ -132,6 +139,33 @@ export function loadTemporalConfig(env: Env = process.env): TemporalConfig {
   return config;
 }
 
+function loadSecretSinkConfig(parsed: z.infer<typeof layersSchema>, dir: string): SecretSinkConfig {
+  if (parsed.LAYERS_SECRET_SINK === 'file') return { kind: 'file', dir };
+  const url = parsed.LAYERS_SECRET_SINK_URL;
+  if (!url) throw new ConfigError('LAYERS_SECRET_SINK_URL: required when LAYERS_SECRET_SINK=http');
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    throw new ConfigError('LAYERS_SECRET_SINK_URL: must be an absolute https URL');
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname);
+  if (target.protocol !== 'https:' && !(target.protocol === 'http:' && loopback)) {
+    throw new ConfigError('LAYERS_SECRET_SINK_URL: must use https (plain http only for localhost)');
+  }
+  if (target.username || target.password) throw new ConfigError('LAYERS_SECRET_SINK_URL: must not carry credentials (the HMAC signature authenticates)');
+  if (parsed.LAYERS_SECRET_SINK_HMAC_KEY && parsed.LAYERS_SECRET_SINK_HMAC_KEY_FILE) {
+    throw new ConfigError('LAYERS_SECRET_SINK_HMAC_KEY_FILE: set either LAYERS_SECRET_SINK_HMAC_KEY or LAYERS_SECRET_SINK_HMAC_KEY_FILE, not both');
+  }
+  const hmacKey = parsed.LAYERS_SECRET_SINK_HMAC_KEY_FILE
+    ? readFileVar('LAYERS_SECRET_SINK_HMAC_KEY_FILE', parsed.LAYERS_SECRET_SINK_HMAC_KEY_FILE).toString('utf8').trim()
+    : parsed.LAYERS_SECRET_SINK_HMAC_KEY;
+  const variable = parsed.LAYERS_SECRET_SINK_HMAC_KEY_FILE ? 'LAYERS_SECRET_SINK_HMAC_KEY_FILE' : 'LAYERS_SECRET_SINK_HMAC_KEY';
+  if (!hmacKey) throw new ConfigError('LAYERS_SECRET_SINK_HMAC_KEY: required (or LAYERS_SECRET_SINK_HMAC_KEY_FILE) when LAYERS_SECRET_SINK=http');
+  if (hmacKey.length < 32) throw new ConfigError(`${variable}: must be at least 32 characters (e.g. \`openssl rand -hex 32\`)`);
+  return { kind: 'http', url, hmacKey };
+}
+
 export function loadLayersConfig(env: Env = process.env): LayersConfig {
   const parsed = parse(layersSchema, env);
   let parentKey = parsed.LAYERS_PARENT_KEY;
@@ -144,10 +178,12 @@ export function loadLayersConfig(env: Env = process.env): LayersConfig {
     // Never echo the value: it is (meant to be) a secret.
     throw new ConfigError('LAYERS_PARENT_KEY: does not look like a Layers key (expected lp_live_… or lp_test_…)');
   }
+  const secretSinkDir = path.resolve(parsed.LAYERS_SECRET_SINK_DIR ?? path.join('.data', 'secrets'));
   return {
     apiUrl: parsed.LAYERS_API_URL,
     parentKey,
-    secretSinkDir: path.resolve(parsed.LAYERS_SECRET_SINK_DIR ?? path.join('.data', 'secrets')),
+    secretSinkDir,
+    secretSink: loadSecretSinkConfig(parsed, secretSinkDir),
     metricsPort: parsed.METRICS_PORT,
     rateLimits: parsed.LAYERS_RATE_LIMITS
       ? Object.fromEntries(parsed.LAYERS_RATE_LIMITS.split(',').map((pair) => [pair.split('=')[0]!, Number(pair.split('=')[1])]))
