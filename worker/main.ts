@@ -1,12 +1,18 @@
 import { NativeConnection } from '@temporalio/worker';
 import { LayersClient } from '../activities/layers';
-import { FileSecretSink } from '../activities/secret-sink';
+import { redactSecrets } from '../activities/layers/redact';
+import { createSecretSink, describeSecretSink } from '../activities/secret-sinks';
+import { codecFromEnv, workerDataConverter } from './codec/data-converter';
 import { ConfigError, loadWorkerConfig, temporalConnectionOptions } from './config';
 import { discoverPacing } from './pacing';
+import { installRedactingRuntime } from './logging';
 import { createWorker } from './worker';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
+  const codec = codecFromEnv();
+  const dataConverter = workerDataConverter(codec);
+  installRedactingRuntime();
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   const layers = new LayersClient({ baseUrl: config.layers.apiUrl, apiKey: config.layers.parentKey });
   try {
@@ -16,10 +22,12 @@ async function main(): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      deps: { layers, secretSink: new FileSecretSink(config.layers.secretSinkDir) },
+      deps: { layers, secretSink: createSecretSink(config.layers.secretSink) },
+      dataConverter,
     });
     console.log(
       `worker: polling ${config.temporal.namespace}/${config.temporal.taskQueue} at ${config.temporal.address}; Layers at ${config.layers.apiUrl}` +
+        `; secrets to ${describeSecretSink(config.layers.secretSink)}; payload codec ${codec ? `on (encrypting with key ${codec.encryptionKeyId})` : 'off'}` +
         ` (tier ${pacing.tier}: ${pacing.writeActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} writes/s, ${pacing.readActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} read activities/s)`,
     );
     // SIGINT/SIGTERM drain in-flight tasks: the SDK's runtime installs those handlers.
@@ -31,6 +39,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? `worker: configuration: ${err.message}` : `worker: ${(err as Error).message}`);
+  console.error(err instanceof ConfigError ? `worker: configuration: ${err.message}` : `worker: ${redactSecrets((err as Error).message)}`);
   process.exit(1);
 });

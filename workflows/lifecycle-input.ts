@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { describeIssues, type ParseResult } from './onboarding-input';
+
+// Payloads of the lifecycle signals (pause / resume / churn). Pure code: it runs in the CRM-facing
+// client and again inside the workflow (a signal can be sent by anything that reaches the namespace),
+// so no Node built-ins and no clock of its own — the caller passes `nowMs` (workflow time in a workflow).
+
+/** A pause or a churn scheduled further out than this is a typo (a year 2206 instead of 2026). */
+export const MAX_SCHEDULE_AHEAD_MS = 5 * 366 * 24 * 60 * 60 * 1000;
+
+const DATE_TIME_HINT = 'must be an ISO 8601 date-time with a time zone, e.g. 2026-07-01T09:00:00Z';
+
+const reasonSchema = z
+  .string({ error: 'must be a string' })
+  .trim()
+  .min(1, 'must not be empty')
+  .max(500, 'must be at most 500 characters');
+
+/** The caller's id for this request (e.g. the CRM event id): the workflow ignores a repeat of it. */
+const eventIdSchema = z
+  .string({ error: 'must be a string' })
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  // eslint-disable-next-line no-control-regex
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
+
+const dateTimeSchema = z.iso.datetime({ offset: true, error: DATE_TIME_HINT });
+
+export const pauseRequestSchema = z
+  .object({
+    reason: reasonSchema,
+    /** Resume automatically at this time; must be in the future (checked by `parseLifecycleRequest`). */
+    until: dateTimeSchema.optional(),
+    eventId: eventIdSchema,
+  })
+  .strict();
+
+export const resumeRequestSchema = z
+  .object({
+    reason: reasonSchema,
+    eventId: eventIdSchema,
+  })
+  .strict();
+
+export const churnRequestSchema = z
+  .object({
+    reason: reasonSchema,
+    /** Offboard at this time rather than now; must be in the future (checked by `parseLifecycleRequest`). */
+    effectiveAt: dateTimeSchema.optional(),
+    /** Let in-flight work finish (credits settle) before archiving. */
+    drain: z.boolean({ error: 'must be true or false' }).optional(),
+    eventId: eventIdSchema,
+  })
+  .strict();
+
+export type PauseRequest = z.output<typeof pauseRequestSchema>;
+export type ResumeRequest = z.output<typeof resumeRequestSchema>;
+export type ChurnRequest = z.output<typeof churnRequestSchema>;
+
+export const LIFECYCLE_REQUEST_KINDS = ['pause', 'resume', 'churn'] as const;
+export type LifecycleRequestKind = (typeof LIFECYCLE_REQUEST_KINDS)[number];
+export interface LifecycleRequests {
+  pause: PauseRequest;
+  resume: ResumeRequest;
+  churn: ChurnRequest;
+}
+
+const SCHEMAS = { pause: pauseRequestSchema, resume: resumeRequestSchema, churn: churnRequestSchema } as const;
+const SCHEDULED_FIELD = { pause: 'until', resume: undefined, churn: 'effectiveAt' } as const;
+
+/**
+ * Validate a lifecycle signal payload. Errors name the field and the rule, like `parseOnboardingInput`:
+ * `until: must be in the future (got 2020-01-01T00:00:00Z)`. A scheduled time must be later than
+ * `nowMs` and at most five years ahead.
+ */
+export function parseLifecycleRequest<K extends LifecycleRequestKind>(
+  kind: K,
+  value: unknown,
+  nowMs: number,
+): ParseResult<LifecycleRequests[K]> {
+  const schema = SCHEMAS[kind];
+  if (!schema) return { ok: false, errors: [`(kind): must be one of ${LIFECYCLE_REQUEST_KINDS.join(', ')}`] };
+  const result = schema.safeParse(value);
+  if (!result.success) return { ok: false, errors: describeIssues(result.error) };
+  const field = SCHEDULED_FIELD[kind];
+  const when = field ? ((result.data as Record<string, unknown>)[field] as string | undefined) : undefined;
+  if (field && when !== undefined) {
+    const at = Date.parse(when);
+    if (!Number.isFinite(at)) return { ok: false, errors: [`${field}: ${DATE_TIME_HINT}`] };
+    if (at <= nowMs) return { ok: false, errors: [`${field}: must be in the future (got ${when})`] };
+    if (at - nowMs > MAX_SCHEDULE_AHEAD_MS) return { ok: false, errors: [`${field}: must be at most 5 years ahead (got ${when})`] };
+  }
+  return { ok: true, value: result.data as LifecycleRequests[K] };
+}
