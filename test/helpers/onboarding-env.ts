@@ -6,6 +6,7 @@ import { FileSecretSink } from '../../activities/secret-sink';
 import { OnboardingClient } from '../../client';
 import type { OnboardingRequest } from '../../workflows/onboarding-input';
 import { emulatorControl, startEmulator, type RunningEmulator } from './emulator';
+import { recordTestSecrets } from './secret-registry';
 import type { WorkerGroup } from '../../worker/worker';
 import { connectTestTemporal, createTestWorker, uniqueTaskQueue, type TemporalTestContext } from './temporal';
 
@@ -32,6 +33,7 @@ export async function startOnboardingTestEnv(
   const layers = new LayersClient({ baseUrl: emulator.url, apiKey: emulator.parentKey });
   const secretsDir = mkdtempSync(path.join(os.tmpdir(), 'layers-secrets-'));
   const taskQueue = uniqueTaskQueue('onboarding');
+  recordTestSecrets({ parentKeys: [emulator.parentKey], sinkDirs: [secretsDir] });
   const newWorker = () => createTestWorker(temporal, taskQueue, { layers, secretSink: new FileSecretSink(secretsDir) }, options.tuning);
   return {
     temporal,
