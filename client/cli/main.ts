@@ -5,6 +5,7 @@ import { OnboardingClient } from '../onboarding-client';
 import type { OnboardingStatus } from '../../workflows/onboarding-messages';
 import { parseOnboardingInput } from '../../workflows/onboarding-input';
 import { START_OPTIONS, UsageError, onboardingRequestFromFlags, parseCommandArgs } from './args';
+import { IMPORT_USAGE, importCommand } from '../import/command';
 
 const USAGE = `Usage: npm run onboard -- <command> [options]
 
@@ -14,6 +15,7 @@ Commands:
         [--metadata k=v ...] [--project-name NAME --timezone TZ] [--input customer.json] [--wait] [--json]
   status <externalId> [--json]
   funded <externalId>          tell a customer's onboarding that the parent wallet was topped up
+${IMPORT_USAGE}
 
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE (see README).`;
 
@@ -77,6 +79,8 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       });
     }
+    case 'import':
+      return importCommand(rest);
     case undefined:
     case 'help':
     case '--help':
