@@ -32,6 +32,10 @@ export interface OnboardingOptions {
   timing?: {
     killSwitchBackoffMs?: { initial: number; max: number };
     fundsRecheckMs?: number;
+    /** How long one Layers call may take before Temporal retries it (a worker that died mid-call). */
+    activityTimeoutMs?: number;
+    /** Cap on the backoff between attempts of one Layers call. */
+    retryMaxIntervalMs?: number;
   };
 }
 
@@ -86,8 +90,13 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
   }
   const input: OnboardingInput = parsed.value;
   const { workflowId, taskQueue } = workflowInfo();
-  const writeOptions: ActivityOptions = { ...activityOptions, taskQueue: layersWriteQueue(taskQueue) };
-  const readOptions: ActivityOptions = { ...activityOptions, taskQueue: layersReadQueue(taskQueue) };
+  const baseOptions: ActivityOptions = {
+    ...activityOptions,
+    ...(options.timing?.activityTimeoutMs ? { startToCloseTimeout: options.timing.activityTimeoutMs } : {}),
+    ...(options.timing?.retryMaxIntervalMs ? { retry: { ...activityOptions.retry, maximumInterval: options.timing.retryMaxIntervalMs } } : {}),
+  };
+  const writeOptions: ActivityOptions = { ...baseOptions, taskQueue: layersWriteQueue(taskQueue) };
+  const readOptions: ActivityOptions = { ...baseOptions, taskQueue: layersReadQueue(taskQueue) };
   const writes = proxyActivities<Activities>(writeOptions);
   const reads = proxyActivities<Activities>(readOptions);
   const externalId = input.customer.externalId;

@@ -1,0 +1,118 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { startCodecServer, type RunningCodecServer } from '../../worker/codec-server';
+import { onboardingWorkflowId } from '../../workflows/onboarding-input';
+import { acmeCoffee } from '../helpers/onboarding-env';
+import { historyPayloads, historyText, payloadEncoding, startSecurityEnv, testCodec, type SecurityEnv } from './helpers';
+
+const TOKEN = 'test-codec-token-0123456789abcdef';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+function toJson(payload: any) {
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(payload.metadata ?? {})) metadata[k] = Buffer.from(v as Uint8Array).toString('base64');
+  return { metadata, data: Buffer.from(payload.data ?? []).toString('base64') };
+}
+
+describe('payload codec end to end: worker and client encrypt, the codec server decodes real history payloads', () => {
+  let env: SecurityEnv;
+  let server: RunningCodecServer;
+  const request = acmeCoffee();
+  const externalId = request.customer.externalId;
+  let history: any;
+
+  beforeAll(async () => {
+    env = await startSecurityEnv({ codec: testCodec() });
+    server = await startCodecServer({ codec: testCodec(), token: TOKEN, port: 0 });
+    await env.run(async () => {
+      await env.crm.start(request);
+      await env.crm.result(externalId);
+    });
+    history = await env.client.workflow.getHandle(onboardingWorkflowId(externalId)).fetchHistory();
+  });
+  afterAll(async () => {
+    await server?.close();
+    await env?.close();
+  });
+
+  test('every payload in the history is encrypted; no customer name, email, secret or parent key in plaintext', () => {
+    const payloads = historyPayloads(history);
+    expect(payloads.length).toBeGreaterThan(10);
+    const unencrypted = payloads.filter((p) => payloadEncoding(p) !== 'binary/encrypted');
+    // Search attributes are never encrypted (they are indexed): ids and states only.
+    for (const p of unencrypted) expect(['json/plain']).toContain(payloadEncoding(p));
+    const text = historyText(history, { skipEncryptedData: true });
+    expect(text).not.toContain('Acme Coffee');
+    expect(text).not.toContain(request.customer.billingEmail!);
+    expect(text).not.toContain(env.emulator.parentKey);
+    expect(text).toContain(externalId); // the search attribute and the workflow id
+  });
+
+  test('finding: static summary/details and activity summaries (user metadata) go through the codec too', async () => {
+    const started = history.events.find((e: any) => e.workflowExecutionStartedEventAttributes);
+    expect(payloadEncoding(started.userMetadata.summary)).toBe('binary/encrypted');
+    expect(payloadEncoding(started.userMetadata.details)).toBe('binary/encrypted');
+    const scheduled = history.events.filter((e: any) => e.activityTaskScheduledEventAttributes);
+    expect(scheduled.length).toBeGreaterThan(3);
+    for (const e of scheduled) expect(payloadEncoding(e.userMetadata.summary)).toBe('binary/encrypted');
+    // …and a client with the codec reads them back.
+    const description = await env.client.workflow.getHandle(onboardingWorkflowId(externalId)).describe();
+    expect(await description.staticSummary()).toBe(`Onboard Acme Coffee (${externalId})`);
+  });
+
+  test('the codec server decodes a real history payload with the token, and refuses without it', async () => {
+    const started = history.events.find((e: any) => e.workflowExecutionStartedEventAttributes);
+    const input = started.workflowExecutionStartedEventAttributes.input.payloads[0];
+    expect(payloadEncoding(input)).toBe('binary/encrypted');
+    const body = JSON.stringify({ payloads: [toJson(input)] });
+
+    const refused = await fetch(`${server.url}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    expect(refused.status).toBe(401);
+    expect(await refused.text()).not.toContain('Acme');
+    const wrong = await fetch(`${server.url}/decode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer not-the-token-at-all-000' },
+      body,
+    });
+    expect(wrong.status).toBe(401);
+
+    const res = await fetch(`${server.url}/decode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Namespace': env.temporal.namespace, Authorization: `Bearer ${TOKEN}` },
+      body,
+    });
+    expect(res.status).toBe(200);
+    const decoded = (await res.json()) as { payloads: Array<{ metadata: Record<string, string>; data: string }> };
+    expect(Buffer.from(decoded.payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('json/plain');
+    const value = JSON.parse(Buffer.from(decoded.payloads[0]!.data, 'base64').toString());
+    expect(value.customer).toMatchObject({ externalId, name: 'Acme Coffee', billingEmail: request.customer.billingEmail });
+
+    // The Web UI form: the token as the first path segment (the UI cannot add headers).
+    const viaPath = await fetch(`${server.url}/${TOKEN}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    expect(viaPath.status).toBe(200);
+  });
+
+  test('a failure is encrypted too (message and stack in an encoded payload); the codec client still reads it', async () => {
+    const { secret: weakKey } = await env.control.mintKey({ scopes: ['content:read'] });
+    const weak = await startSecurityEnv({ codec: testCodec(), parentKey: weakKey });
+    try {
+      const failing = acmeCoffee();
+      const id = failing.customer.externalId;
+      const err = await weak.run(async () => {
+        // The weak env's emulator minted its own parent; use a non-admin key on *that* emulator.
+        await weak.crm.start(failing);
+        return weak.crm.result(id).catch((e: unknown) => e);
+      });
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect(((err as WorkflowFailedError).cause as ApplicationFailure).message).toMatch(/failed at preflight/);
+      const failedHistory = await weak.client.workflow.getHandle(onboardingWorkflowId(id)).fetchHistory();
+      const failed = failedHistory.events!.find((e) => e.workflowExecutionFailedEventAttributes)!;
+      const failure = failed.workflowExecutionFailedEventAttributes!.failure!;
+      expect(failure.message).toBe('Encoded failure');
+      expect(payloadEncoding(failure.encodedAttributes)).toBe('binary/encrypted');
+      expect(historyText(failedHistory, { skipEncryptedData: true })).not.toMatch(/org:admin scope/);
+    } finally {
+      await weak.close();
+    }
+  });
+});
