@@ -93,13 +93,14 @@ describe('payload codec end to end: worker and client encrypt, the codec server 
   });
 
   test('a failure is encrypted too (message and stack in an encoded payload); the codec client still reads it', async () => {
-    const { secret: weakKey } = await env.control.mintKey({ scopes: ['content:read'] });
-    const weak = await startSecurityEnv({ codec: testCodec(), parentKey: weakKey });
+    const weak = await startSecurityEnv({
+      codec: testCodec(),
+      parentKey: async (control) => (await control.mintKey({ scopes: ['content:read'] })).secret,
+    });
     try {
       const failing = acmeCoffee();
       const id = failing.customer.externalId;
       const err = await weak.run(async () => {
-        // The weak env's emulator minted its own parent; use a non-admin key on *that* emulator.
         await weak.crm.start(failing);
         return weak.crm.result(id).catch((e: unknown) => e);
       });

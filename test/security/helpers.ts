@@ -65,11 +65,17 @@ export interface SecurityEnv {
 
 /** Like startOnboardingTestEnv, with an optional codec on worker and client and a chosen secret sink. */
 export async function startSecurityEnv(
-  options: { codec?: AesGcmPayloadCodec; sink?: (secretsDir: string) => SecretSink; parentKey?: string } = {},
+  options: {
+    codec?: AesGcmPayloadCodec;
+    sink?: (secretsDir: string) => SecretSink;
+    /** The worker's parent key; default the emulator's org:admin key. */
+    parentKey?: (control: ReturnType<typeof emulatorControl>) => Promise<string>;
+  } = {},
 ): Promise<SecurityEnv> {
   const temporal = await connectTestTemporal();
   const emulator = await startEmulator({ port: 0, quiet: true });
-  const parentKey = options.parentKey ?? emulator.parentKey;
+  const control = emulatorControl(emulator.url);
+  const parentKey = options.parentKey ? await options.parentKey(control) : emulator.parentKey;
   const layers = new LayersClient({ baseUrl: emulator.url, apiKey: parentKey });
   const secretsDir = mkdtempSync(path.join(os.tmpdir(), 'layers-secrets-'));
   recordTestSecrets({ parentKeys: [emulator.parentKey, parentKey], sinkDirs: [secretsDir] });
@@ -83,7 +89,7 @@ export async function startSecurityEnv(
   return {
     temporal,
     emulator,
-    control: emulatorControl(emulator.url),
+    control,
     layers,
     secretsDir,
     taskQueue,
