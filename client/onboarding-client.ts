@@ -5,6 +5,8 @@ import {
   WorkflowNotFoundError,
   type WorkflowHandle,
 } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { dataConverterFromEnv } from '../worker/codec/data-converter';
 import { loadTemporalConfig, temporalConnectionOptions, type TemporalConfig } from '../worker/config';
 import type { OnboardingOptions } from '../workflows/onboarding';
 import type { onboardCustomer } from '../workflows';
@@ -42,9 +44,16 @@ export class OnboardingClient {
     readonly taskQueue: string,
   ) {}
 
-  static async connect(config: TemporalConfig = loadTemporalConfig()): Promise<OnboardingClient> {
+  /**
+   * Connects with the payload codec when TEMPORAL_CODEC_KEYS (or _FILE) is set — the same keys as the
+   * workers — so inputs, results, summaries and failures are encrypted before they leave the process.
+   */
+  static async connect(
+    config: TemporalConfig = loadTemporalConfig(),
+    dataConverter: DataConverter | undefined = dataConverterFromEnv(),
+  ): Promise<OnboardingClient> {
     const connection = await Connection.connect(temporalConnectionOptions(config));
-    return new OnboardingClient(new Client({ connection, namespace: config.namespace }), config.taskQueue);
+    return new OnboardingClient(new Client({ connection, namespace: config.namespace, dataConverter }), config.taskQueue);
   }
 
   async close(): Promise<void> {
