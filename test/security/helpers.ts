@@ -146,9 +146,10 @@ export function historyText(history: unknown, options: { skipEncryptedData?: boo
 }
 
 /** Every payload in a history (input, results, failures' details and encoded attributes, user metadata, …). */
-export function historyPayloads(history: unknown): any[] {
+export function historyPayloads(history: unknown, options: { skipKeys?: string[] } = {}): any[] {
   const out: any[] = [];
   const seen = new WeakSet<object>();
+  const skip = new Set(options.skipKeys ?? []);
   const walk = (value: any, depth: number) => {
     if (!value || typeof value !== 'object' || depth > 60 || value instanceof Uint8Array || seen.has(value)) return;
     seen.add(value);
@@ -157,7 +158,7 @@ export function historyPayloads(history: unknown): any[] {
       return;
     }
     if (Array.isArray(value)) value.forEach((v) => walk(v, depth + 1));
-    else for (const key of Object.keys(value)) walk(value[key], depth + 1);
+    else for (const key of Object.keys(value)) if (!skip.has(key)) walk(value[key], depth + 1);
   };
   walk(history, 0);
   return out;
