@@ -31,12 +31,13 @@ describe('codec server over HTTP (remote codec protocol)', () => {
   test('no token, a wrong token, or a token in the wrong place: 401 and nothing decoded', async () => {
     const [encrypted] = await codec.encode([defaultPayloadConverter.toPayload('secret stuff')]);
     const body = { payloads: [payloadToJson(encrypted!)] };
-    for (const headers of [
+    const attempts: Array<Record<string, string>> = [
       { 'Content-Type': 'application/json' },
       { 'Content-Type': 'application/json', Authorization: 'Bearer wrong-token-abcdefghijklmn' },
       { 'Content-Type': 'application/json', Authorization: TOKEN },
       { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}x` },
-    ]) {
+    ];
+    for (const headers of attempts) {
       const res = await post('/decode', body, headers);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer');
