@@ -145,9 +145,18 @@ export type OnboardingInput = z.output<typeof onboardingInputSchema>;
 /** One line per problem, each naming the field: `credits: credits must be greater than 0`. */
 export function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
-    const field = issue.path.length ? issue.path.map(String).join('.') : '(input)';
-    return `${field}: ${issue.message}`;
+    const field = issue.path.length ? issue.path.map(pathSegment).join('.') : '(input)';
+    // A record key that breaks its rule: zod says "Invalid key in record"; the rule is in the nested issue.
+    const message = issue.code === 'invalid_key' && issue.issues[0] ? issue.issues[0].message : issue.message;
+    return `${field}: ${message}`;
   });
+}
+
+/** A path segment as people read it: plain names as they are; odd or long (hostile) keys quoted and shortened. */
+function pathSegment(key: PropertyKey): string {
+  const text = String(key);
+  if (/^[A-Za-z0-9_-]{1,40}$/.test(text)) return text;
+  return JSON.stringify(text.length > 24 ? `${text.slice(0, 24)}…` : text);
 }
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
