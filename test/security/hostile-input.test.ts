@@ -77,45 +77,45 @@ const fakeSecret = fc.constantFrom(
 );
 
 const hostileCases: fc.Arbitrary<Hostile> = fc.oneof(
-  badCredits.map((v) => ({ field: 'credits', mutate: (r) => void (r.credits = v) })),
-  fc.constantFrom('credits', 'apiKey', 'customer').map((k) => ({ field: k, mutate: (r) => void (k === 'credits' ? delete r.credits : (r[k] = 'nope')) })),
+  badCredits.map((v): Hostile => ({ field: 'credits', mutate: (r) => void (r.credits = v) })),
+  fc.constantFrom('credits', 'apiKey', 'customer').map((k): Hostile => ({ field: k, mutate: (r) => void (k === 'credits' ? delete r.credits : (r[k] = 'nope')) })),
   badCredits
     .filter((v) => !(typeof v === 'number' && v === 0))
-    .map((v) => ({ field: 'creditConfig.monthlyCreditCap', mutate: (r) => void (r.creditConfig.monthlyCreditCap = typeof v === 'number' && v > 0 && Number.isInteger(v) && v <= MAX_CREDITS ? -v : v) })),
-  fc.constantFrom('refillThreshold', 'refillAmount').map((side) => ({
+    .map((v): Hostile => ({ field: 'creditConfig.monthlyCreditCap', mutate: (r) => void (r.creditConfig.monthlyCreditCap = typeof v === 'number' && v > 0 && Number.isInteger(v) && v <= MAX_CREDITS ? -v : v) })),
+  fc.constantFrom('refillThreshold', 'refillAmount').map((side): Hostile => ({
     field: 'creditConfig.',
     mutate: (r) => void delete r.creditConfig[side],
   })),
-  fc.constantFrom([], ['org:admin'], ['content:read', 'org:admin'], ['content:read', 'content:read']).map((scopes) => ({
+  fc.constantFrom([], ['org:admin'], ['content:read', 'org:admin'], ['content:read', 'content:read']).map((scopes): Hostile => ({
     field: 'apiKey.scopes',
     mutate: (r) => void (r.apiKey.scopes = scopes),
   })),
-  unknownScope.map((s) => ({ field: 'apiKey.scopes', mutate: (r) => void (r.apiKey.scopes = ['content:read', s]) })),
-  blank.map((name) => ({ field: 'customer.name', mutate: (r) => void (r.customer.name = name) })),
-  longString(129).map((name) => ({ field: 'customer.name', mutate: (r) => void (r.customer.name = name) })),
-  longString(121).map((name) => ({ field: 'apiKey.name', mutate: (r) => void (r.apiKey.name = name) })),
-  longString(129).map((name) => ({ field: 'project.name', mutate: (r) => void (r.project.name = name) })),
-  fc.integer({ min: 49, max: 80 }).map((n) => ({
+  unknownScope.map((s): Hostile => ({ field: 'apiKey.scopes', mutate: (r) => void (r.apiKey.scopes = ['content:read', s]) })),
+  blank.map((name): Hostile => ({ field: 'customer.name', mutate: (r) => void (r.customer.name = name) })),
+  longString(129).map((name): Hostile => ({ field: 'customer.name', mutate: (r) => void (r.customer.name = name) })),
+  longString(121).map((name): Hostile => ({ field: 'apiKey.name', mutate: (r) => void (r.apiKey.name = name) })),
+  longString(129).map((name): Hostile => ({ field: 'project.name', mutate: (r) => void (r.project.name = name) })),
+  fc.integer({ min: 49, max: 80 }).map((n): Hostile => ({
     field: 'customer.metadata',
     mutate: (r) => void (r.customer.metadata = Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']))),
   })),
-  longString(41).map((key) => ({ field: 'customer.metadata', mutate: (r) => void (r.customer.metadata = { [key]: 'v' }) })),
-  longString(501).map((value) => ({ field: 'customer.metadata', mutate: (r) => void (r.customer.metadata = { note: value }) })),
-  fc.constantFrom('externalId', 'onboardingWorkflowId').map((key) => ({ field: 'customer.metadata', mutate: (r) => void (r.customer.metadata = { [key]: 'x' }) })),
-  fc.constantFrom(1, null, true, { nested: 'x' }).map((value) => ({ field: 'customer.metadata', mutate: (r) => void (r.customer.metadata = { k: value }) })),
-  nonHttpsUrl.map((url) => ({ field: 'firehose.url', mutate: (r) => void (r.firehose.url = url) })),
-  unknownEvent.map((e) => ({ field: 'firehose.events', mutate: (r) => void (r.firehose.events = ['content.generated', e]) })),
-  fc.constantFrom([], ['test.ping', 'test.ping']).map((events) => ({ field: 'firehose.events', mutate: (r) => void (r.firehose.events = events) })),
-  malformedExternalId.map((id) => ({ field: 'customer.externalId', mutate: (r) => void (r.customer.externalId = id) })),
-  fc.constantFrom('not-an-email', '@acme.example', 'a@', 'a b@c.d', `${'x'.repeat(250)}@acme.example`).map((email) => ({
+  longString(41).map((key): Hostile => ({ field: 'customer.metadata', mutate: (r) => void (r.customer.metadata = { [key]: 'v' }) })),
+  longString(501).map((value): Hostile => ({ field: 'customer.metadata', mutate: (r) => void (r.customer.metadata = { note: value }) })),
+  fc.constantFrom('externalId', 'onboardingWorkflowId').map((key): Hostile => ({ field: 'customer.metadata', mutate: (r) => void (r.customer.metadata = { [key]: 'x' }) })),
+  fc.constantFrom(1, null, true, { nested: 'x' }).map((value): Hostile => ({ field: 'customer.metadata', mutate: (r) => void (r.customer.metadata = { k: value }) })),
+  nonHttpsUrl.map((url): Hostile => ({ field: 'firehose.url', mutate: (r) => void (r.firehose.url = url) })),
+  unknownEvent.map((e): Hostile => ({ field: 'firehose.events', mutate: (r) => void (r.firehose.events = ['content.generated', e]) })),
+  fc.constantFrom([], ['test.ping', 'test.ping']).map((events): Hostile => ({ field: 'firehose.events', mutate: (r) => void (r.firehose.events = events) })),
+  malformedExternalId.map((id): Hostile => ({ field: 'customer.externalId', mutate: (r) => void (r.customer.externalId = id) })),
+  fc.constantFrom('not-an-email', '@acme.example', 'a@', 'a b@c.d', `${'x'.repeat(250)}@acme.example`).map((email): Hostile => ({
     field: 'customer.billingEmail',
     mutate: (r) => void (r.customer.billingEmail = email),
   })),
-  fc.constantFrom('Mars/Olympus_Mons', '', 'UTC+25', 'America/Nowhere').map((tz) => ({ field: 'project.timezone', mutate: (r) => void (r.project.timezone = tz) })),
-  fc.constantFrom('parentKey', 'apiKeySecret', 'extra').map((key) => ({ field: '(input)', mutate: (r) => void (r[key] = 'x') })),
-  fakeSecret.map((s) => ({ field: 'customer.metadata.note', mutate: (r) => void (r.customer.metadata = { note: s }) })),
-  fakeSecret.map((s) => ({ field: 'customer.name', mutate: (r) => void (r.customer.name = `Acme ${s}`) })),
-  fakeSecret.map((s) => ({ field: 'apiKey.name', mutate: (r) => void (r.apiKey.name = s) })),
+  fc.constantFrom('Mars/Olympus_Mons', '', 'UTC+25', 'America/Nowhere').map((tz): Hostile => ({ field: 'project.timezone', mutate: (r) => void (r.project.timezone = tz) })),
+  fc.constantFrom('parentKey', 'apiKeySecret', 'extra').map((key): Hostile => ({ field: '(input)', mutate: (r) => void (r[key] = 'x') })),
+  fakeSecret.map((s): Hostile => ({ field: 'customer.metadata.note', mutate: (r) => void (r.customer.metadata = { note: s }) })),
+  fakeSecret.map((s): Hostile => ({ field: 'customer.name', mutate: (r) => void (r.customer.name = `Acme ${s}`) })),
+  fakeSecret.map((s): Hostile => ({ field: 'apiKey.name', mutate: (r) => void (r.apiKey.name = s) })),
 );
 
 /** `field: rule` — a dotted path (odd keys quoted) then the rule. */
