@@ -1,5 +1,5 @@
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
-import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, Runtime, makeTelemetryFilterString, type MetricsExporterConfig } from '@temporalio/worker';
 import { REDACTED, redactSecrets } from '../activities/layers/redact';
 import { ConfigError } from './config';
 
@@ -68,12 +68,15 @@ export function logLevelFromEnv(env: Env = process.env): LogLevel {
 }
 
 /** Install the Temporal Runtime with the redacting logger; call once, before any connection or worker. */
-export function installRedactingRuntime(env: Env = process.env): Logger {
+export function installRedactingRuntime(env: Env = process.env, metrics?: MetricsExporterConfig): Logger {
   const logger = new RedactingLogger(new DefaultLogger(logLevelFromEnv(env)));
   // Core's own logs are forwarded to the same logger (rather than printed by Core), so they are scrubbed too.
   Runtime.install({
     logger,
-    telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }) } },
+    telemetryOptions: {
+      logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }) },
+      ...(metrics ? { metrics } : {}),
+    },
   });
   return logger;
 }

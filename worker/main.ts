@@ -6,15 +6,17 @@ import { codecFromEnv, workerDataConverter } from './codec/data-converter';
 import { ConfigError, loadWorkerConfig, temporalConnectionOptions } from './config';
 import { discoverPacing } from './pacing';
 import { installRedactingRuntime } from './logging';
+import { LayersCallMetrics, prometheusExporter } from './metrics';
 import { createWorker } from './worker';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const codec = codecFromEnv();
   const dataConverter = workerDataConverter(codec);
-  installRedactingRuntime();
+  installRedactingRuntime(process.env, config.layers.metricsPort === undefined ? undefined : prometheusExporter(config.layers.metricsPort));
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
-  const layers = new LayersClient({ baseUrl: config.layers.apiUrl, apiKey: config.layers.parentKey });
+  const callMetrics = new LayersCallMetrics();
+  const layers = new LayersClient({ baseUrl: config.layers.apiUrl, apiKey: config.layers.parentKey, onCall: callMetrics.onCall });
   try {
     const pacing = await discoverPacing(layers, config.layers.rateLimits, config.layers.rateHeadroom);
     const worker = await createWorker({
@@ -28,7 +30,8 @@ async function main(): Promise<void> {
     console.log(
       `worker: polling ${config.temporal.namespace}/${config.temporal.taskQueue} at ${config.temporal.address}; Layers at ${config.layers.apiUrl}` +
         `; secrets to ${describeSecretSink(config.layers.secretSink)}; payload codec ${codec ? `on (encrypting with key ${codec.encryptionKeyId})` : 'off'}` +
-        ` (tier ${pacing.tier}: ${pacing.writeActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} writes/s, ${pacing.readActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} read activities/s)`,
+        ` (tier ${pacing.tier}: ${pacing.writeActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} writes/s, ${pacing.readActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} read activities/s)` +
+        (config.layers.metricsPort === undefined ? '' : `; metrics on :${config.layers.metricsPort}/metrics`),
     );
     // SIGINT/SIGTERM drain in-flight tasks: the SDK's runtime installs those handlers.
     await worker.run();

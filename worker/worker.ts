@@ -2,6 +2,7 @@ import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { layersReadQueue, layersWriteQueue } from '../workflows/task-queues';
+import { METRICS_WORKFLOW_INTERCEPTORS } from './metrics';
 import type { Pacing } from './pacing';
 
 export interface CreateWorkerOptions {
@@ -60,7 +61,12 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     ...common,
     taskQueue: options.taskQueue,
     activities,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve(WORKFLOWS_PATH) }),
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle } // a pre-built bundle carries its own interceptor modules
+      : {
+          workflowsPath: require.resolve(WORKFLOWS_PATH),
+          interceptors: { ...options.interceptors, workflowModules: [...(options.interceptors?.workflowModules ?? []), METRICS_WORKFLOW_INTERCEPTORS] },
+        }),
   });
   const writes = await Worker.create({
     ...common,
