@@ -11,7 +11,8 @@ import { startEmulator } from '../../emulator';
 import { ACME, waitFor } from './helpers';
 
 const ROOT = path.resolve(__dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+/** Spawned processes, killed after each test whatever happened. */
+const spawned: ChildProcess[] = [];
 
 async function call(url: string, key: string, method: string, p: string, body?: unknown, idem?: string): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const headers: Record<string, string> = { authorization: `Bearer ${key}` };
@@ -26,6 +27,7 @@ beforeEach(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'layers-emu-'));
 });
 afterEach(() => {
+  for (const p of spawned.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -70,7 +72,13 @@ test('an explicit parentKey is honored against a persisted state', async () => {
 });
 
 function startCli(args: string[], env: Record<string, string> = {}): { proc: ChildProcess; ready: Promise<{ url: string; key: string }>; out: () => string } {
-  const proc = spawn(TSX, ['emulator/main.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // `node --import tsx` (not the .bin/tsx wrapper, which forks a second node) so signals reach the emulator itself.
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'emulator/main.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  spawned.push(proc);
   let out = '';
   proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
@@ -100,9 +108,10 @@ test('CLI: prints base URL and parent key, honors env, survives SIGKILL without 
   await waitFor(async () => fs.existsSync(file) && fs.readFileSync(file, 'utf8').includes(child.body.id), 5000, 'the debounced write');
   // hammer it with writes and kill it mid-flight: the file must still parse
   const burst = Array.from({ length: 20 }, () => call(url, key, 'POST', '/v1/organizations', { name: 'burst' }).catch(() => null));
+  const killed = exited(first.proc); // listen before killing: the exit may happen while the burst settles
   first.proc.kill('SIGKILL');
   await Promise.all(burst);
-  await exited(first.proc);
+  expect((await killed).signal).toBe('SIGKILL');
   const persisted = JSON.parse(fs.readFileSync(file, 'utf8'));
   expect(persisted.orgs.some((o: { id: string }) => o.id === child.body.id)).toBe(true);
 
