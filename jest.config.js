@@ -6,5 +6,7 @@ module.exports = {
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+  // test/zz-*.test.ts (the history scan) run after everything else.
+  testSequencer: '<rootDir>/test/setup/sequencer.js',
   testTimeout: 120_000,
 };
