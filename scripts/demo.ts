@@ -1,5 +1,6 @@
 // `npm run demo`: the whole product on one machine. Starts the Temporal dev server (state under .data/),
 // the Layers emulator (state under .data/ too), a worker, and onboards Acme Coffee as in the guide.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
@@ -8,6 +9,8 @@ import { FileSecretSink } from '../activities/secret-sink';
 import { OnboardingClient } from '../client';
 import { startEmulator } from '../emulator';
 import { createWorker } from '../worker/worker';
+import { codecFromEnv, dataConverterWithCodec, workerDataConverter } from '../worker/codec/data-converter';
+import { startCodecServer, type RunningCodecServer } from '../worker/codec-server';
 import type { OnboardingRequest } from '../workflows/onboarding-input';
 import type { OnboardingStatus } from '../workflows/onboarding-messages';
 import { startDevServer, freePort } from './dev-server';
@@ -36,7 +39,29 @@ async function main(): Promise<void> {
 
   console.log('Starting the Temporal dev server (state in .data/temporal.db)…');
   const port = await portOr(7233);
-  const server = await startDevServer({ port, uiPort: await portOr(8233), dbFilename: path.join(DATA, 'temporal.db') });
+  const uiPort = await portOr(8233);
+  // With TEMPORAL_CODEC_KEYS set, payloads are encrypted: the Web UI reads them through a token-protected
+  // codec server (the token rides in the endpoint path, since the UI cannot add headers).
+  const codec = codecFromEnv();
+  let codecServer: RunningCodecServer | undefined;
+  let uiCodecEndpoint: string | undefined;
+  if (codec) {
+    const token = process.env.CODEC_SERVER_TOKEN?.trim() || randomBytes(24).toString('hex');
+    codecServer = await startCodecServer({
+      codec,
+      token,
+      port: await portOr(Number(process.env.CODEC_SERVER_PORT) || 8888),
+      corsOrigins: [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
+    });
+    uiCodecEndpoint = `${codecServer.url}/${encodeURIComponent(token)}`;
+    console.log(`Payload codec on (encrypting with key ${codec.encryptionKeyId}); codec server for the Web UI at ${codecServer.url}`);
+  }
+  const server = await startDevServer({
+    port,
+    uiPort,
+    dbFilename: path.join(DATA, 'temporal.db'),
+    uiCodecEndpoint,
+  });
   console.log('Starting the Layers emulator (state in .data/emulator)…');
   const emulator = await startEmulator({ port: await portOr(4010), dataDir: path.join(DATA, 'emulator'), parentKey: demoParentKey(), quiet: true });
 
@@ -50,9 +75,13 @@ async function main(): Promise<void> {
     namespace: server.namespace,
     taskQueue,
     deps: { layers, secretSink: new FileSecretSink(path.join(DATA, 'secrets')) },
+    dataConverter: workerDataConverter(codec),
   });
   const connection = await Connection.connect({ address: server.address });
-  const crm = new OnboardingClient(new Client({ connection, namespace: server.namespace }), taskQueue);
+  const crm = new OnboardingClient(
+    new Client({ connection, namespace: server.namespace, dataConverter: codec ? dataConverterWithCodec(codec) : undefined }),
+    taskQueue,
+  );
 
   const request: OnboardingRequest = {
     customer: { externalId, name: 'Acme Coffee', metadata: { plan: 'growth' } },
@@ -104,6 +133,7 @@ async function main(): Promise<void> {
     await layers.close();
     await emulator.close();
     await server.stop();
+    await codecServer?.close();
   }
   process.exit(exitCode);
 }
