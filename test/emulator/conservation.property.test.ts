@@ -71,8 +71,10 @@ test('credits are conserved after every step of random allocate/usage/archive/to
         const target = 'child' in c ? children[c.child % children.length] : '';
         switch (c.kind) {
           case 'allocate': {
-            const replay = c.reuseKey && lastAllocate !== null;
-            const args = replay && lastAllocate ? lastAllocate : { child: target, credits: c.credits, key: randomUUID() };
+            const previous: { child: string; credits: number; key: string } | null = lastAllocate;
+            const replay: boolean = c.reuseKey && previous !== null;
+            const args: { child: string; credits: number; key: string } =
+              replay && previous ? previous : { child: target, credits: c.credits, key: randomUUID() };
             const r = await h.allocate(args.child, args.credits, { idem: args.key });
             expect([200, 402, 409]).toContain(r.status);
             if (replay && r.status === 200) expect(r.body.replayed).toBe(true);

@@ -48,7 +48,7 @@ test('state, parent identity and idempotency records survive a restart', async (
     expect(got.body.summary).toMatchObject({ balance: 5000, available: 5000 });
     const replay = await call(b.url, b.parentKey, 'POST', `/v1/organizations/${child.body.id}/credits/allocate`, { credits: 5000 }, key);
     expect(replay.body).toEqual({ ...first.body, replayed: true });
-    const s = await (await fetch(`${b.url}/_emulator/state`)).json();
+    const s = (await (await fetch(`${b.url}/_emulator/state`)).json()) as { transfers: unknown[]; totals: { holds: boolean } };
     expect(s.transfers).toHaveLength(1);
     expect(s.totals.holds).toBe(true);
   } finally {
