@@ -87,9 +87,16 @@ export function isoOrNull(ms: number | null): string | null {
   return ms === null ? null : iso(ms);
 }
 
-/** UTC calendar month of a timestamp, `YYYY-MM` (the emulator's billing period). */
+let periodCache = { start: 0, end: -1, period: '' };
+
+/** UTC calendar month of a timestamp, `YYYY-MM` (the emulator's billing period). Cached per month: hot path. */
 export function billingPeriod(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 7);
+  if (ms >= periodCache.start && ms < periodCache.end) return periodCache.period;
+  const d = new Date(ms);
+  const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  const end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+  periodCache = { start, end, period: d.toISOString().slice(0, 7) };
+  return periodCache.period;
 }
 
 /** Deterministic key order, so two bodies that parse to the same JSON compare equal. */

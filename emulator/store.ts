@@ -52,8 +52,6 @@ export interface Wallet {
   reserved: number;
   usedThisMonth: number;
   usagePeriod: string;
-  /** false until the wallet is first funded or the config row is created ("never-funded child"). */
-  funded: boolean;
 }
 
 export interface CreditConfig {
@@ -325,7 +323,7 @@ export class Store {
       seq: this.nextSeq(),
     };
     this.orgs.set(org.id, org);
-    this.ensureWallet(org.id).funded = true;
+    this.ensureWallet(org.id);
     if (credits > 0) this.mint(org.id, credits, 'Initial partner credits');
     const minted = this.createKey(org.id, 'partner admin key', PARENT_SCOPES, this.defaultTier, secret, ids.keyId);
     return { org, key: minted.key, secret: minted.secret };
@@ -493,7 +491,7 @@ export class Store {
   ensureWallet(orgId: string): Wallet {
     let w = this.wallets.get(orgId);
     if (!w) {
-      w = { organizationId: orgId, balance: 0, reserved: 0, usedThisMonth: 0, usagePeriod: billingPeriod(this.now()), funded: false };
+      w = { organizationId: orgId, balance: 0, reserved: 0, usedThisMonth: 0, usagePeriod: billingPeriod(this.now()) };
       this.wallets.set(orgId, w);
     }
     return w;
@@ -570,7 +568,6 @@ export class Store {
   mint(orgId: string, credits: number, description: string): LedgerEvent {
     const w = this.wallet(orgId);
     w.balance += credits;
-    w.funded = true;
     this.totals.minted += credits;
     return this.addLedger(orgId, credits, 'purchase', description, { source: 'emulator' }, null);
   }
@@ -603,7 +600,6 @@ export class Store {
     };
     from.balance -= credits;
     to.balance += credits;
-    to.funded = true;
     this.transfers.push(t);
     const sys = (direction: string, counterparty: string): Record<string, string> => ({
       ...userMetadata,
@@ -667,7 +663,6 @@ export class Store {
       );
     }
     this.configs.set(org.id, merged);
-    this.wallet(org.id).funded = true;
     return merged;
   }
 
