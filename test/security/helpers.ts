@@ -165,6 +165,18 @@ export function historyPayloads(history: unknown, options: { skipKeys?: string[]
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
+/** The first `customer` object (`{externalId, name, billingEmail?, …}`) anywhere inside a decoded input. */
+export function findCustomer(value: unknown, depth = 0): { externalId?: unknown; name?: unknown; billingEmail?: unknown } | undefined {
+  if (!value || typeof value !== 'object' || depth > 8) return undefined;
+  const customer = (value as Record<string, unknown>).customer;
+  if (customer && typeof customer === 'object' && 'name' in customer) return customer as { name?: unknown };
+  for (const v of Object.values(value)) {
+    const found = findCustomer(v, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /** Shapes of Layers secrets (not key prefixes, which are public): `lp_live_<16>_<secret>` and `whsec_…`. */
 export const SECRET_SHAPES = [/lp_(?:live|test)_[A-Za-z0-9]{16}_[A-Za-z0-9]{16,}/, /whsec_[A-Za-z0-9_-]{32,}/];
 
