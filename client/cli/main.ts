@@ -17,7 +17,8 @@ Commands:
   funded <externalId>          tell a customer's onboarding that the parent wallet was topped up
 ${IMPORT_USAGE}
 
-Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE (see README).`;
+Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE (see README);
+TEMPORAL_CODEC_KEYS or TEMPORAL_CODEC_KEYS_FILE: the workers' payload encryption keys (docs/SECURITY.md).`;
 
 function printStatus(status: OnboardingStatus): void {
   console.log(`${status.externalId}: ${status.waitingFor ?? status.state}${status.orgId ? ` (org ${status.orgId})` : ''}`);
