@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
@@ -40,9 +40,9 @@ export async function encryptedWorkflowBundle(): Promise<{ codePath: string }> {
       failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH,
       logger: { log: silent, trace: silent, debug: silent, info: silent, warn: silent, error: (m: string) => console.error(m) },
     });
-    writeFileSync(`${codePath}.tmp`, code);
-    const { renameSync } = await import('node:fs');
-    renameSync(`${codePath}.tmp`, codePath);
+    const tmp = `${codePath}.${process.pid}.tmp`;
+    writeFileSync(tmp, code);
+    renameSync(tmp, codePath);
   }
   return { codePath };
 }
