@@ -103,6 +103,7 @@ export class Emulator {
   readonly server: http.Server;
   private readonly routes: CompiledRoute[];
   private closed = false;
+  private storedSinceSweep = 0;
 
   constructor(readonly opts: ResolvedOptions) {
     this.persister = opts.dataDir ? new Persister(opts.dataDir, () => this.store.toPersisted()) : null;
@@ -459,6 +460,10 @@ export class Emulator {
       if (scopeKey !== null) {
         this.inFlight.delete(scopeKey);
         if (result.status < 500 && !NON_STORED.has(result.status) && this.store === store) {
+          if (++this.storedSinceSweep >= 1000) {
+            this.storedSinceSweep = 0;
+            store.expireIdempotency(); // keep memory and the data file bounded by the 24 h window
+          }
           store.idempotency.set(scopeKey, {
             scopeKey,
             fingerprint,

@@ -204,3 +204,12 @@ describe('concurrency', () => {
     expect((await h.state()).transfers).toHaveLength(1);
   });
 });
+
+test('expired records are swept, not kept forever', async () => {
+  const child = await h.createChild();
+  const key = randomUUID();
+  await h.allocate(child.id, 1, { idem: key });
+  await h.advance(24 * 60 * 60 * 1000);
+  h.emu.emulator.store.expireIdempotency();
+  expect((await h.state()).idempotencyKeys).toBe(0);
+});
