@@ -18,6 +18,8 @@ export interface DevServerOptions {
   /** Remote codec endpoint the Web UI uses to decode payloads. */
   uiCodecEndpoint?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Extra `--dynamic-config-value key=value` settings (the benchmark tunes matching with them). */
+  dynamicConfig?: Record<string, string | number | boolean>;
   startTimeoutMs?: number;
 }
 
@@ -61,6 +63,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
     '--dynamic-config-value', 'frontend.workerVersioningWorkflowAPIs=true',
   ];
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   for (const key of customSearchAttributes) args.push('--search-attribute', `${key.name}=Keyword`);
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');

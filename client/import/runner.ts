@@ -1,10 +1,11 @@
 /**
  * Starts one onboarding per row with bounded concurrency and follows each to its end.
  *
- * Re-runnable: ids derive from the externalId and the client starts with USE_EXISTING +
- * ALLOW_DUPLICATE_FAILED_ONLY, so a customer whose onboarding already completed is skipped (its result
- * is read back), one still running is attached to, and one that failed starts again (reconciling the
- * org the failed run may have made). Nothing here keeps state between runs: Temporal is the record.
+ * Re-runnable: ids derive from the externalId (customer/<id>, its onboarding child onboarding/<id>) and
+ * the client starts with USE_EXISTING + ALLOW_DUPLICATE_FAILED_ONLY, so a customer whose onboarding
+ * already completed is skipped (its result is read back), one still running is attached to, and one that
+ * failed starts again (reconciling the org the failed run may have made). Nothing here keeps state
+ * between runs: Temporal is the record.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import type { OnboardingClient } from '../onboarding-client';
@@ -182,10 +183,13 @@ export class BulkRun {
     let skipped = false;
     try {
       try {
-        await this.client.start(row.request, this.options.workflowOptions);
+        const started = await this.client.start(row.request, this.options.workflowOptions);
+        // The customer's workflow was already running: an earlier import started it. Its onboarding may
+        // have finished since (skip, read the result back) or still be going (attach and wait).
+        if (!started.started) skipped = (await this.client.handle(row.externalId).describe()).status.name === 'COMPLETED';
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        // Completed before: nothing to start. Its result says which org it made.
+        // The customer's workflow has ended (archived since): nothing to start. Its onboarding's result says which org it made.
         skipped = true;
       }
       const result = await this.client.result(row.externalId);

@@ -1,0 +1,103 @@
+/**
+ * The benchmark's worker: its own process (so its peak RSS is its own), run as
+ * `node --import tsx bench/worker-process.ts` with an IPC channel. It is worker/main.ts's setup —
+ * createWorker, whoami pacing, the metrics endpoint, the LayersClient onCall hook — plus:
+ *
+ * - BENCH_TUNING (JSON): maxCachedWorkflows / maxConcurrentWorkflowTaskExecutions /
+ *   maxConcurrentActivityTaskExecutions, to compare settings;
+ * - BENCH_LOCAL_ACTIVITIES=1: run every Layers call as a local activity (bench/local-activities.ts);
+ * - per workflow, the time spent inside Layers calls and the number of steps (activities), sent with the
+ *   peak RSS to the parent when it asks ({type: 'stats'}).
+ */
+import { Context } from '@temporalio/activity';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { LayersClient, type LayersCallRecord } from '../activities/layers';
+import { createSecretSink } from '../activities/secret-sinks';
+import { loadWorkerConfig, temporalConnectionOptions } from '../worker/config';
+import { LayersCallMetrics, prometheusExporter } from '../worker/metrics';
+import { discoverPacing } from '../worker/pacing';
+import { createWorker, type CreateWorkerOptions } from '../worker/worker';
+
+export interface WorkflowCallStats {
+  layersMs: number;
+  calls: number;
+  steps: number;
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; pacing: { tier: string; writeActivitiesPerSecond?: number; readActivitiesPerSecond?: number } }
+  | { type: 'stats'; peakRssMb: number; byWorkflow: Record<string, WorkflowCallStats> }
+  | { type: 'error'; message: string };
+
+function send(message: WorkerMessage): void {
+  process.send?.(message);
+}
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    ...(config.layers.metricsPort === undefined ? {} : { telemetryOptions: { metrics: prometheusExporter(config.layers.metricsPort, '127.0.0.1') } }),
+  });
+  const byWorkflow = new Map<string, WorkflowCallStats & { activityIds: Set<string> }>();
+  const metrics = new LayersCallMetrics();
+  const onCall = (call: LayersCallRecord) => {
+    metrics.onCall(call);
+    let info;
+    try {
+      info = Context.current().info;
+    } catch {
+      return; // not inside an activity (whoami at start-up)
+    }
+    const id = info.workflowExecution?.workflowId ?? '(none)';
+    let s = byWorkflow.get(id);
+    if (!s) byWorkflow.set(id, (s = { layersMs: 0, calls: 0, steps: 0, activityIds: new Set() }));
+    s.layersMs += call.durationMs;
+    s.calls++;
+    if (!s.activityIds.has(info.activityId)) {
+      s.activityIds.add(info.activityId);
+      s.steps++;
+    }
+  };
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  const layers = new LayersClient({ baseUrl: config.layers.apiUrl, apiKey: config.layers.parentKey, onCall });
+  const pacing = await discoverPacing(layers, config.layers.rateLimits, config.layers.rateHeadroom);
+  const tuning = process.env.BENCH_TUNING ? (JSON.parse(process.env.BENCH_TUNING) as CreateWorkerOptions['tuning']) : undefined;
+  const worker = await createWorker({
+    pacing,
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    deps: { layers, secretSink: createSecretSink(config.layers.secretSink) },
+    ...(tuning ? { tuning } : {}),
+    ...(process.env.BENCH_LOCAL_ACTIVITIES === '1' ? { interceptors: { workflowModules: [require.resolve('./local-activities')] } } : {}),
+  });
+  process.on('message', (message: { type?: string }) => {
+    if (message?.type === 'stats') {
+      send({
+        type: 'stats',
+        peakRssMb: process.resourceUsage().maxRSS / 1024,
+        byWorkflow: Object.fromEntries([...byWorkflow].map(([id, { layersMs, calls, steps }]) => [id, { layersMs, calls, steps }])),
+      });
+    } else if (message?.type === 'shutdown') {
+      worker.shutdown();
+    }
+  });
+  process.on('disconnect', () => worker.shutdown());
+  send({ type: 'ready', pacing: { tier: pacing.tier, writeActivitiesPerSecond: pacing.writeActivitiesPerSecond, readActivitiesPerSecond: pacing.readActivitiesPerSecond } });
+  try {
+    await worker.run();
+  } finally {
+    await layers.close();
+    await connection.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+    console.error(`bench worker: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exit(1);
+  },
+);
