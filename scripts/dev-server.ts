@@ -62,6 +62,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true',
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
     '--dynamic-config-value', 'frontend.workerVersioningWorkflowAPIs=true',
+    // History reads each shard's task queues at most 20 times a second by default: once that burst is spent,
+    // every activity and workflow task waits ~40 ms to be loaded (bench/RESULTS.md). One shard on one host
+    // needs no such cap.
+    '--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000',
+    '--dynamic-config-value', 'history.timerProcessorMaxPollRPS=1000',
+    '--dynamic-config-value', 'history.visibilityProcessorMaxPollRPS=1000',
   ];
   for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   for (const key of customSearchAttributes) args.push('--search-attribute', `${key.name}=Keyword`);
