@@ -1,4 +1,5 @@
 import type { LayersClient } from './layers';
+import { createLifecycleActivities } from './lifecycle';
 import { createOnboardingActivities } from './onboarding';
 import type { SecretSink } from './secret-sink';
 
@@ -11,6 +12,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createOnboardingActivities(deps),
+    ...createLifecycleActivities(deps),
   };
 }
 

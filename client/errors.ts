@@ -5,3 +5,14 @@ export class InvalidInputError extends Error {
     super(problems.length === 1 ? `invalid input: ${problems[0]}` : `invalid input:\n  - ${problems.join('\n  - ')}`);
   }
 }
+
+/** The customer's workflow has completed (archived): archival is terminal, so it cannot be onboarded again. */
+export class CustomerArchivedError extends Error {
+  override name = 'CustomerArchivedError';
+  constructor(readonly externalId: string) {
+    super(
+      `customer ${externalId} was offboarded and its child org archived (workflow customer/${externalId} completed); ` +
+        'archival is terminal, so onboard a returning customer under a new externalId',
+    );
+  }
+}

@@ -1,6 +1,7 @@
 import {
   Client,
   Connection,
+  WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   type WorkflowHandle,
@@ -9,7 +10,32 @@ import type { DataConverter } from '@temporalio/common';
 import { dataConverterFromEnv } from '../worker/codec/data-converter';
 import { loadTemporalConfig, temporalConnectionOptions, type TemporalConfig } from '../worker/config';
 import type { OnboardingOptions } from '../workflows/onboarding';
-import type { onboardCustomer } from '../workflows';
+import { customerLifecycle, type onboardCustomer } from '../workflows';
+import {
+  parseLifecycleRequest,
+  reactivateRequestSchema,
+  type ChurnRequest,
+  type LifecycleRequestKind,
+  type LifecycleRequests,
+  type PauseRequest,
+  type ResumeRequest,
+} from '../workflows/lifecycle-input';
+import {
+  churnSignal,
+  churnUpdate,
+  customerStatusQuery,
+  LIFECYCLE_STATES,
+  pauseSignal,
+  pauseUpdate,
+  reactivateSignal,
+  resumeSignal,
+  resumeUpdate,
+  type CustomerStatus,
+  type CustomerWorkflowInput,
+  type CustomerWorkflowTiming,
+  type LifecycleState,
+  type ReactivateRequest,
+} from '../workflows/lifecycle-messages';
 import {
   onboardingStatusQuery,
   parentFundedSignal,
@@ -17,13 +43,15 @@ import {
   type OnboardingStatus,
 } from '../workflows/onboarding-messages';
 import {
+  customerWorkflowId,
+  describeIssues,
   externalIdSchema,
   onboardingWorkflowId,
   parseOnboardingInput,
   type OnboardingRequest,
 } from '../workflows/onboarding-input';
 import { LayersCustomerId } from '../workflows/search-attributes';
-import { InvalidInputError } from './errors';
+import { CustomerArchivedError, InvalidInputError } from './errors';
 import { findKeyMaterial } from './key-material';
 
 export interface StartedOnboarding {
@@ -60,8 +88,14 @@ export class OnboardingClient {
     await this.client.connection.close();
   }
 
-  /** Validates, then starts onboarding (or attaches to the run already going for this customer). */
-  async start(request: OnboardingRequest, options: Omit<OnboardingOptions, 'reconcile'> = {}): Promise<StartedOnboarding> {
+  /**
+   * Validates, then starts the customer's workflow, which onboards it (or attaches to the run already
+   * going for this customer).
+   */
+  async start(
+    request: OnboardingRequest,
+    options: Omit<OnboardingOptions, 'reconcile'> & { lifecycle?: CustomerWorkflowTiming } = {},
+  ): Promise<StartedOnboarding> {
     const parsed = parseOnboardingInput(request);
     if (!parsed.ok) throw new InvalidInputError(parsed.errors);
     const secrets = findKeyMaterial(request);
@@ -69,25 +103,32 @@ export class OnboardingClient {
       throw new InvalidInputError(secrets.map((field) => `${field}: looks like a Layers secret; secrets never go into workflow input`));
     }
     const input = parsed.value;
-    const workflowId = onboardingWorkflowId(input.customer.externalId);
+    const externalId = input.customer.externalId;
+    const workflowId = customerWorkflowId(externalId);
     // A re-run after a failed run may find the org that run created: tell the create step to look first.
     const previous = await this.latestRunStatus(workflowId);
     const reconcile = previous !== undefined && ['FAILED', 'TERMINATED', 'CANCELLED', 'TIMED_OUT'].includes(previous);
-    const handle = await this.client.workflow.start<typeof onboardCustomer>('onboardCustomer', {
+    const { lifecycle, ...onboardingOptions } = options;
+    if (previous === 'COMPLETED') throw new CustomerArchivedError(externalId);
+    const handle = await this.client.workflow.start(customerLifecycle, {
       workflowId,
       taskQueue: this.taskQueue,
-      args: [input, { ...options, reconcile }],
-      // Running: attach to it (no second org). Completed: refuse (archival is terminal; a customer that
+      args: [{ externalId, onboarding: { request: input, options: { ...onboardingOptions, reconcile } }, timing: lifecycle }],
+      // Running: attach to it (no second org). Archived: refuse (archival is terminal; a customer that
       // comes back gets a new externalId). Failed, cancelled or terminated: a new run may continue it.
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      typedSearchAttributes: [{ key: LayersCustomerId, value: input.customer.externalId }],
-      staticSummary: `Onboard ${input.customer.name} (${input.customer.externalId})`,
-      staticDetails: `Layers child organization for CRM customer \`${input.customer.externalId}\`: ${input.credits} credits${
+      typedSearchAttributes: [{ key: LayersCustomerId, value: externalId }],
+      staticSummary: `Customer ${input.customer.name} (${externalId})`,
+      staticDetails: `Lifecycle of CRM customer \`${externalId}\`: onboarding with ${input.credits} credits${
         input.creditConfig ? ', cap and auto-refill' : ''
-      }${input.firehose ? ', firehose' : ''}${input.project ? ', first project' : ''}.`,
+      }${input.firehose ? ', firehose' : ''}${input.project ? ', first project' : ''}; then pause, resume and churn from the CRM.`,
+    }).catch((err: unknown) => {
+      // Completed between the describe above and the start: the reuse policy refused it.
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CustomerArchivedError(externalId);
+      throw err;
     });
-    return { externalId: input.customer.externalId, workflowId, runId: handle.firstExecutionRunId, started: previous !== 'RUNNING' };
+    return { externalId, workflowId, runId: handle.firstExecutionRunId, started: previous !== 'RUNNING' };
   }
 
   private async latestRunStatus(workflowId: string): Promise<string | undefined> {
@@ -99,23 +140,140 @@ export class OnboardingClient {
     }
   }
 
-  handle(externalId: string): WorkflowHandle<typeof onboardCustomer> {
+  private checkedExternalId(externalId: string): string {
     const parsed = externalIdSchema.safeParse(externalId);
     if (!parsed.success) throw new InvalidInputError([`externalId: ${parsed.error.issues[0]!.message}`]);
-    return this.client.workflow.getHandle<typeof onboardCustomer>(onboardingWorkflowId(externalId));
+    return externalId;
+  }
+
+  /** The onboarding execution (a child of the customer workflow, started moments after it). */
+  handle(externalId: string): WorkflowHandle<typeof onboardCustomer> {
+    return this.client.workflow.getHandle<typeof onboardCustomer>(onboardingWorkflowId(this.checkedExternalId(externalId)));
+  }
+
+  customerHandle(externalId: string): WorkflowHandle<typeof customerLifecycle> {
+    return this.client.workflow.getHandle<typeof customerLifecycle>(customerWorkflowId(this.checkedExternalId(externalId)));
+  }
+
+  /** Waits (bounded) for the onboarding child to exist: the customer workflow starts it right away. */
+  private async onboardingHandle(externalId: string): Promise<WorkflowHandle<typeof onboardCustomer>> {
+    const handle = this.handle(externalId);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await handle.describe();
+        return handle;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError) || attempt >= 100) throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * (attempt + 1), 500)));
+      }
+    }
   }
 
   async status(externalId: string): Promise<OnboardingStatus> {
-    return this.handle(externalId).query(onboardingStatusQuery);
+    return (await this.onboardingHandle(externalId)).query(onboardingStatusQuery);
   }
 
   async result(externalId: string): Promise<OnboardingResult> {
-    return this.handle(externalId).result();
+    return (await this.onboardingHandle(externalId)).result();
   }
 
   /** Tell onboardings waiting for funds that the parent wallet was topped up. */
   async parentFunded(externalId: string): Promise<void> {
-    await this.handle(externalId).signal(parentFundedSignal);
+    await (await this.onboardingHandle(externalId)).signal(parentFundedSignal);
+  }
+
+  // --- lifecycle: pause, resume, churn ------------------------------------------------------------------
+
+  private validated<K extends LifecycleRequestKind>(kind: K, request: unknown): LifecycleRequests[K] {
+    const parsed = parseLifecycleRequest(kind, request, Date.now());
+    if (!parsed.ok) throw new InvalidInputError(parsed.errors);
+    return parsed.value;
+  }
+
+  private startOperation(externalId: string) {
+    return {
+      workflowId: customerWorkflowId(this.checkedExternalId(externalId)),
+      taskQueue: this.taskQueue,
+      // No onboarding input: a customer this orchestrator never onboarded is adopted from Layers.
+      args: [{ externalId }] as [CustomerWorkflowInput],
+      workflowIdConflictPolicy: 'USE_EXISTING' as const,
+      typedSearchAttributes: [{ key: LayersCustomerId, value: externalId }],
+      staticSummary: `Customer ${externalId}`,
+    };
+  }
+
+  /** Signal-with-start: reaches the customer's workflow whether or not it is running. */
+  private async send<K extends LifecycleRequestKind>(kind: K, externalId: string, request: LifecycleRequests[K]): Promise<void> {
+    const signal = { pause: pauseSignal, resume: resumeSignal, churn: churnSignal }[kind];
+    await this.client.workflow.signalWithStart(customerLifecycle, {
+      ...this.startOperation(externalId),
+      signal: signal as typeof pauseSignal,
+      signalArgs: [request as PauseRequest],
+    });
+  }
+
+  /** Update-with-start: applies the request and answers with the customer's state afterwards. */
+  private async apply<K extends LifecycleRequestKind>(kind: K, externalId: string, request: LifecycleRequests[K]): Promise<CustomerStatus> {
+    const update = { pause: pauseUpdate, resume: resumeUpdate, churn: churnUpdate }[kind];
+    return this.client.workflow.executeUpdateWithStart(update as typeof pauseUpdate, {
+      args: [request as PauseRequest],
+      startWorkflowOperation: new WithStartWorkflowOperation(customerLifecycle, this.startOperation(externalId)),
+    });
+  }
+
+  async pause(externalId: string, request: PauseRequest): Promise<void> {
+    await this.send('pause', externalId, this.validated('pause', request));
+  }
+  async resume(externalId: string, request: ResumeRequest): Promise<void> {
+    await this.send('resume', externalId, this.validated('resume', request));
+  }
+  async churn(externalId: string, request: ChurnRequest): Promise<void> {
+    await this.send('churn', externalId, this.validated('churn', request));
+  }
+  async pauseAndWait(externalId: string, request: PauseRequest): Promise<CustomerStatus> {
+    return this.apply('pause', externalId, this.validated('pause', request));
+  }
+  async resumeAndWait(externalId: string, request: ResumeRequest): Promise<CustomerStatus> {
+    return this.apply('resume', externalId, this.validated('resume', request));
+  }
+  async churnAndWait(externalId: string, request: ChurnRequest): Promise<CustomerStatus> {
+    return this.apply('churn', externalId, this.validated('churn', request));
+  }
+
+  /** Cancels a churn whose effectiveAt has not come yet. */
+  async reactivate(externalId: string, request: ReactivateRequest): Promise<void> {
+    const parsed = reactivateRequestSchema.safeParse(request);
+    if (!parsed.success) throw new InvalidInputError(describeIssues(parsed.error));
+    await this.customerHandle(externalId).signal(reactivateSignal, parsed.data);
+  }
+
+  async customerStatus(externalId: string): Promise<CustomerStatus> {
+    return this.customerHandle(externalId).query(customerStatusQuery);
+  }
+
+  /** The customer's final state once it is archived (or its failure). */
+  async customerResult(externalId: string): Promise<CustomerStatus> {
+    return this.customerHandle(externalId).result();
+  }
+
+  /** Customers by lifecycle state, from Temporal's visibility store (search attributes). */
+  async list(filter: { state?: LifecycleState } = {}): Promise<Array<{ externalId: string; state?: string; orgId?: string; workflowStatus: string }>> {
+    const clauses = [`WorkflowType = 'customerLifecycle'`];
+    if (filter.state !== undefined && !(LIFECYCLE_STATES as readonly string[]).includes(filter.state)) {
+      throw new InvalidInputError([`state: must be one of ${LIFECYCLE_STATES.join(', ')}`]);
+    }
+    if (filter.state) clauses.push(`LayersLifecycleState = '${filter.state}'`);
+    const out: Array<{ externalId: string; state?: string; orgId?: string; workflowStatus: string }> = [];
+    for await (const wf of this.client.workflow.list({ query: clauses.join(' AND ') })) {
+      const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
+      out.push({
+        externalId: String(sa.LayersCustomerId?.[0] ?? wf.workflowId.replace(/^customer\//, '')),
+        state: sa.LayersLifecycleState?.[0] as string | undefined,
+        orgId: sa.LayersOrgId?.[0] as string | undefined,
+        workflowStatus: wf.status.name,
+      });
+    }
+    return out;
   }
 }
 

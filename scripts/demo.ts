@@ -9,6 +9,7 @@ import { FileSecretSink } from '../activities/secret-sink';
 import { OnboardingClient } from '../client';
 import { startEmulator } from '../emulator';
 import { createWorker } from '../worker/worker';
+import { installRedactingRuntime } from '../worker/logging';
 import { codecFromEnv, dataConverterWithCodec, workerDataConverter } from '../worker/codec/data-converter';
 import { startCodecServer, type RunningCodecServer } from '../worker/codec-server';
 import type { OnboardingRequest } from '../workflows/onboarding-input';
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
   const keepRunning = process.argv.includes('--keep-running') || (process.stdout.isTTY && !process.argv.includes('--exit'));
   const externalId = process.argv.find((a) => a.startsWith('--external-id='))?.slice('--external-id='.length) ?? 'acme-coffee';
 
+  installRedactingRuntime({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN' });
   console.log('Starting the Temporal dev server (state in .data/temporal.db)…');
   const port = await portOr(7233);
   const uiPort = await portOr(8233);

@@ -1,1 +1,4 @@
 export { onboardCustomer } from './onboarding';
+export { customerLifecycle } from './customer';
+export { suspendCustomer } from './suspend';
+export { offboardCustomer } from './offboarding';

@@ -53,9 +53,18 @@ export const churnRequestSchema = z
   })
   .strict();
 
+/** Cancels a churn whose effectiveAt has not come yet. */
+export const reactivateRequestSchema = z
+  .object({
+    reason: reasonSchema,
+    eventId: eventIdSchema,
+  })
+  .strict();
+
 export type PauseRequest = z.output<typeof pauseRequestSchema>;
 export type ResumeRequest = z.output<typeof resumeRequestSchema>;
 export type ChurnRequest = z.output<typeof churnRequestSchema>;
+export type ReactivateRequest = z.output<typeof reactivateRequestSchema>;
 
 export const LIFECYCLE_REQUEST_KINDS = ['pause', 'resume', 'churn'] as const;
 export type LifecycleRequestKind = (typeof LIFECYCLE_REQUEST_KINDS)[number];

@@ -3,14 +3,16 @@ import {
   ApplicationFailure,
   type ActivityOptions,
   condition,
+  getExternalWorkflowHandle,
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { defaultActivityOptions as activityOptions, failureMessage, failureType } from './layers-activities';
+import { orgCreatedSignal, stopOnboardingSignal } from './lifecycle-messages';
 import { firehoseIdempotencyKey, idempotencyKey } from './idempotency';
 import {
   ONBOARDING_STEPS,
@@ -37,38 +39,6 @@ export interface OnboardingOptions {
     /** Cap on the backoff between attempts of one Layers call. */
     retryMaxIntervalMs?: number;
   };
-}
-
-/** Failures the activities raise on purpose; retrying them in place cannot help. */
-export const NON_RETRYABLE_FAILURES = [
-  'LayersNonRetryableError',
-  'LayersContractError',
-  'LayersKillSwitchError',
-  'LayersInsufficientFundsError',
-  'LayersMissingAdminScope',
-  'OnboardingVerificationFailed',
-];
-
-const activityOptions: ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
-  },
-};
-
-
-function failureType(err: unknown): string | undefined {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause.type ?? undefined;
-  if (err instanceof ApplicationFailure) return err.type ?? undefined;
-  return undefined;
-}
-
-function failureMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
 }
 
 function describeSteps(status: OnboardingStatus): string {
@@ -113,6 +83,20 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
   setHandler(parentFundedSignal, () => {
     fundedSignals++;
   });
+  // A churn during onboarding: finish the call in flight, then stop before the next one.
+  let stopRequested: string | undefined;
+  setHandler(stopOnboardingSignal, ({ reason }) => {
+    stopRequested ??= reason;
+  });
+  const stopIfRequested = () => {
+    if (stopRequested === undefined) return;
+    throw ApplicationFailure.create({
+      type: 'OnboardingStopped',
+      nonRetryable: true,
+      message: `Onboarding ${externalId} stopped at a safe point: ${stopRequested}`,
+      details: [{ orgId: status.orgId ?? null }],
+    });
+  };
 
   const step = (name: OnboardingStepName) => status.steps.find((s) => s.name === name)!;
   const publish = (searchStep: string) => {
@@ -150,7 +134,8 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
     publish('blocked-kill-switch');
     let backoff = killSwitchBackoff.initial;
     for (;;) {
-      await sleep(backoff);
+      await condition(() => stopRequested !== undefined, backoff);
+      stopIfRequested();
       const check = await reads.preflight.executeWithOptions(read('Re-check the kill switch'), []);
       if (!check.blocked) break;
       backoff = Math.min(backoff * 2, killSwitchBackoff.max);
@@ -162,6 +147,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
 
   /** Runs one step; a kill switch parks it durably and runs it again once cleared. */
   async function runStep<T>(name: OnboardingStepName, body: () => Promise<T>, describe: (value: T) => string): Promise<T> {
+    stopIfRequested();
     mark(name, 'running');
     for (;;) {
       try {
@@ -209,6 +195,8 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
     );
     status.orgId = orgId;
     publish('create-org');
+    const parent = workflowInfo().parent;
+    if (parent) await getExternalWorkflowHandle(parent.workflowId).signal(orgCreatedSignal, { orgId });
 
     const keyName = input.apiKey.name ?? `${externalId}-integration`.slice(0, 120);
     const apiKey = await runStep(
@@ -240,7 +228,8 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
           publish('waiting-for-funds');
           for (;;) {
             const seen = fundedSignals;
-            await condition(() => fundedSignals > seen, fundsRecheckMs);
+            await condition(() => fundedSignals > seen || stopRequested !== undefined, fundsRecheckMs);
+            stopIfRequested();
             if (fundedSignals > seen) break;
             const parent = await reads.preflight.executeWithOptions(read('Re-check the parent wallet'), []);
             if (parent.creditBalance >= input.credits) break;

@@ -114,10 +114,11 @@ describe('onboarding: the guide "Provision and fund a customer", run by Temporal
       ['verify', 'done'],
     ]);
 
+    // The org id finds both the customer's lifecycle workflow and its onboarding child.
     const listed = await env.temporal.client.workflow.list({ query: `LayersOrgId = "${result.orgId}"` });
-    const ids: string[] = [];
-    for await (const wf of listed) ids.push(wf.workflowId);
-    expect(ids).toEqual([onboardingWorkflowId(externalId)]);
+    const found: string[] = [];
+    for await (const wf of listed) found.push(`${wf.type} ${wf.workflowId}`);
+    expect(found.sort()).toEqual([`customerLifecycle customer/${externalId}`, `onboardCustomer ${onboardingWorkflowId(externalId)}`]);
 
     // Activity summaries are what the UI's event list shows.
     const history = await handle.fetchHistory();
@@ -133,8 +134,11 @@ describe('onboarding: the guide "Provision and fund a customer", run by Temporal
     await env.run(async () => {
       const [a, b] = await Promise.all([env.crm.start(request), env.crm.start(request)]);
       expect(a.runId).toBe(b.runId);
+      expect([a.started, b.started]).toContain(true);
       await env.crm.result(externalId);
-      await expect(env.crm.start(request)).rejects.toThrow(/already/i);
+      // Once onboarded, the customer's workflow lives on (active): a new start attaches to it.
+      const again = await env.crm.start(request);
+      expect(again).toMatchObject({ started: false, runId: a.runId, workflowId: `customer/${externalId}` });
     });
     const state = await env.control.state();
     expect(childrenOf(state).filter((o) => o.metadata?.externalId === externalId)).toHaveLength(1);

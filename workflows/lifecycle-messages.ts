@@ -1,0 +1,91 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ChurnRequest, PauseRequest, ReactivateRequest, ResumeRequest } from './lifecycle-input';
+import type { OnboardingOptions } from './onboarding';
+import type { OnboardingRequest } from './onboarding-input';
+
+export const LIFECYCLE_STATES = ['onboarding', 'active', 'suspended', 'offboarding', 'archived', 'failed'] as const;
+export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
+
+export interface Transition {
+  at: string;
+  from: LifecycleState | 'new';
+  to: LifecycleState;
+  reason: string;
+  eventId?: string;
+}
+
+export interface OffboardingResult {
+  archivedAt: string;
+  reclaimedCredits: number;
+  revokedApiKeys: number;
+}
+
+export interface CustomerStatus {
+  externalId: string;
+  state: LifecycleState;
+  orgId?: string;
+  /** The child org is suspended (also true while onboarding finishes for a customer paused mid-way). */
+  orgSuspended: boolean;
+  pausedUntil?: string;
+  offboardingAt?: string;
+  /** A churn is waiting for onboarding to reach a safe point. */
+  churnPending: boolean;
+  /** The most recent transitions, newest last (bounded). */
+  transitions: Transition[];
+  /** Requests refused (bad payload, or not possible in the current state), newest last (bounded). */
+  refused: Array<{ at: string; kind: string; eventId?: string; why: string }>;
+  offboarding?: OffboardingResult;
+  error?: string;
+}
+
+export type { ReactivateRequest } from './lifecycle-input';
+
+export interface CustomerWorkflowTiming {
+  killSwitchBackoffMs?: { initial: number; max: number };
+  /** How often a draining offboarding re-reads the child's reserved credits. */
+  drainPollMs?: number;
+  /** How long a drain may wait before archiving anyway (reserved credits are then not reclaimed). */
+  drainTimeoutMs?: number;
+}
+
+export interface CustomerWorkflowInput {
+  externalId: string;
+  /** Absent when a CRM signal reached a customer this orchestrator never onboarded: it is adopted. */
+  onboarding?: { request: OnboardingRequest; options?: OnboardingOptions };
+  timing?: CustomerWorkflowTiming;
+  /** State carried across continue-as-new. */
+  carried?: CarriedCustomerState;
+}
+
+export interface CarriedCustomerState {
+  status: CustomerStatus;
+  seenEventIds: string[];
+}
+
+export const customerStatusQuery = defineQuery<CustomerStatus>('status');
+
+export const pauseSignal = defineSignal<[PauseRequest]>('pause');
+export const resumeSignal = defineSignal<[ResumeRequest]>('resume');
+export const churnSignal = defineSignal<[ChurnRequest]>('churn');
+/** Cancels a churn whose effectiveAt has not come yet. */
+export const reactivateSignal = defineSignal<[ReactivateRequest]>('reactivate');
+
+/** The same operations with a synchronous answer: the state once the request was applied. */
+export const pauseUpdate = defineUpdate<CustomerStatus, [PauseRequest]>('pauseCustomer');
+export const resumeUpdate = defineUpdate<CustomerStatus, [ResumeRequest]>('resumeCustomer');
+export const churnUpdate = defineUpdate<CustomerStatus, [ChurnRequest]>('churnCustomer');
+
+// Between the customer workflow and its children.
+export const orgCreatedSignal = defineSignal<[{ orgId: string }]>('orgCreated');
+export const stopOnboardingSignal = defineSignal<[{ reason: string }]>('stopOnboarding');
+export const orgSuspendedSignal = defineSignal<[{ orgId: string }]>('orgSuspended');
+/** Ends a suspension: `resume: true` lifts it, `false` leaves the org suspended (a churn follows). */
+export const endSuspensionSignal = defineSignal<[{ resume: boolean; reason: string }]>('endSuspension');
+
+export function suspendWorkflowId(externalId: string, n: number): string {
+  return `suspend/${externalId}/${n}`;
+}
+
+export function offboardingWorkflowId(externalId: string): string {
+  return `offboarding/${externalId}`;
+}

@@ -1,0 +1,69 @@
+import { condition, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import { layersActivities, whileKillSwitchWaits } from './layers-activities';
+import { reactivateSignal, type CustomerWorkflowTiming, type OffboardingResult } from './lifecycle-messages';
+import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from './search-attributes';
+
+export interface OffboardingInput {
+  externalId: string;
+  orgId: string;
+  reason: string;
+  /** ISO time to offboard at; a `reactivate` signal before then cancels the offboarding. */
+  effectiveAt?: string;
+  /** Suspend first and wait for reserved credits to settle, so the archive reclaims everything. */
+  drain?: boolean;
+  timing?: CustomerWorkflowTiming;
+}
+
+export type OffboardingOutcome =
+  | ({ cancelled: false; alreadyArchived: boolean; drained?: boolean } & OffboardingResult)
+  | { cancelled: true; reason: string };
+
+/** Offboards one customer: wait for effectiveAt (cancellable), optionally drain, then archive. */
+export async function offboardCustomer(input: OffboardingInput): Promise<OffboardingOutcome> {
+  const { writes, reads, write, read } = layersActivities();
+  const backoffMs = input.timing?.killSwitchBackoffMs;
+  let reactivation: string | undefined;
+  setHandler(reactivateSignal, ({ reason }) => {
+    reactivation ??= reason;
+  });
+  upsertSearchAttributes([
+    { key: LayersCustomerId, value: input.externalId },
+    { key: LayersOrgId, value: input.orgId },
+    { key: LayersLifecycleState, value: 'offboarding' },
+  ]);
+
+  if (input.effectiveAt) {
+    const waitMs = Math.max(0, Date.parse(input.effectiveAt) - Date.now());
+    if (await condition(() => reactivation !== undefined, waitMs)) return { cancelled: true, reason: reactivation! };
+  }
+
+  let drained: boolean | undefined;
+  if (input.drain) {
+    await whileKillSwitchWaits(
+      () => writes.suspendOrganization.executeWithOptions(write(`Suspend ${input.orgId} before draining`), [{ orgId: input.orgId }]),
+      { backoffMs },
+    );
+    const deadline = Date.now() + (input.timing?.drainTimeoutMs ?? 24 * 60 * 60 * 1000);
+    const pollMs = input.timing?.drainPollMs ?? 60_000;
+    drained = false;
+    for (;;) {
+      const wallet = await whileKillSwitchWaits(
+        () => reads.reservedCredits.executeWithOptions(read(`Read reserved credits of ${input.orgId}`), [{ orgId: input.orgId }]),
+        { backoffMs },
+      );
+      if (wallet.reservedCredits === 0) {
+        drained = true;
+        break;
+      }
+      if (Date.now() + pollMs > deadline) break;
+      await sleep(pollMs);
+    }
+  }
+
+  const archived = await whileKillSwitchWaits(
+    () => writes.archiveOrganization.executeWithOptions(write(`Archive ${input.orgId} (${input.externalId})`), [{ orgId: input.orgId }]),
+    { backoffMs },
+  );
+  upsertSearchAttributes([{ key: LayersLifecycleState, value: 'archived' }]);
+  return { cancelled: false, ...archived, ...(drained !== undefined ? { drained } : {}) };
+}
