@@ -300,12 +300,23 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
       publish('onboarding started');
     } else {
       const found = await reads.findCustomerOrganization.executeWithOptions(read(`Find the child org of ${externalId}`), [{ externalId }]);
-      if (!found || found.status === 'archived') {
-        status.error = found ? `customer ${externalId} is already archived` : `no child org with metadata.externalId "${externalId}"`;
-        if (found) status.offboarding = { archivedAt: now(), reclaimedCredits: 0, revokedApiKeys: 0 };
-        status.state = found ? 'archived' : 'failed';
-        publish(found ? 'found archived' : 'not found');
-        // Drain what was sent with the start so each request is refused visibly, then end.
+      if (!found) {
+        // Fail (not complete) so that onboarding this externalId later is still allowed by the id reuse policy.
+        const why = `no child org with metadata.externalId "${externalId}"`;
+        for (const op of queue.splice(0)) refuse(op.kind, why, op.request.eventId);
+        await condition(allHandlersFinished);
+        throw ApplicationFailure.create({
+          type: 'CustomerNotFound',
+          nonRetryable: true,
+          message: `Customer ${externalId} is unknown: ${why}; onboard it first. Refused: ${status.refused.map((r) => `${r.kind}${r.eventId ? ` (${r.eventId})` : ''}`).join(', ') || 'nothing'}`,
+        });
+      }
+      if (found.status === 'archived') {
+        status.orgId = found.orgId;
+        status.error = `customer ${externalId} is already archived`;
+        status.offboarding = { archivedAt: now(), reclaimedCredits: 0, revokedApiKeys: 0 };
+        publish('found archived');
+        // Refuse what was sent with the start visibly, then end.
         for (const op of queue.splice(0)) refuse(op.kind, status.error, op.request.eventId);
         await condition(allHandlersFinished);
         return status;

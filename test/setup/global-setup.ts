@@ -11,7 +11,8 @@ declare global {
 /** One real dev server and one workflow bundle for the whole run; tests read where they are from the env. */
 export default async function globalSetup(): Promise<void> {
   const [server, bundle] = await Promise.all([
-    startDevServer({ uiPort: false }),
+    // A low continue-as-new suggestion so the lifecycle tests see the customer workflow roll over.
+    startDevServer({ uiPort: false, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 150 } }),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }),
   ]);
   globalThis.__TEMPORAL_DEV_SERVER__ = server;
