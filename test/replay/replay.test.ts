@@ -6,13 +6,23 @@ import { Worker } from '@temporalio/worker';
 import { onboardingWorkflowId } from '../../workflows/onboarding-input';
 import { recordedTemporalCli } from '../../scripts/temporal-cli';
 import { acmeCoffee, startOnboardingTestEnv } from '../helpers/onboarding-env';
+import { customerWorkflowId } from '../../workflows/onboarding-input';
+import { offboardingWorkflowId, suspendWorkflowId } from '../../workflows/lifecycle-messages';
+import { isoIn, onboarded, untilState } from '../lifecycle/helpers';
 
 // Recorded histories of real runs, replayed against today's workflow code: a change that is not
 // replay-safe (reordered commands, a new activity in an old path) fails here, before it reaches a
 // cluster full of running customers. Re-record with RECORD_HISTORIES=1 only on purpose.
 const DIR = path.resolve(__dirname, '../histories');
 
-const scenarios: Record<string, () => Promise<{ workflowId: string; run: (fn: () => Promise<unknown>) => Promise<unknown>; close(): Promise<void> } & { fetch: () => Promise<string> }>> = {
+type Scenario = () => Promise<{
+  workflowId: string;
+  run: (fn: () => Promise<unknown>) => Promise<unknown>;
+  close(): Promise<void>;
+  fetch: () => Promise<string>;
+}>;
+
+const scenarios: Record<string, Scenario> = {
   'onboarding-happy-path': async () => {
     const env = await startOnboardingTestEnv();
     const request = acmeCoffee('acme-coffee-recorded');
@@ -28,7 +38,40 @@ const scenarios: Record<string, () => Promise<{ workflowId: string; run: (fn: ()
       fetch: async () => showHistory(workflowId),
     };
   },
+  // The customer workflow through a timed pause, an explicit pause and resume, a churn with a drain and
+  // the archive; its suspend and offboarding children are recorded as scenarios of their own.
+  'customer-lifecycle': lifecycleScenario((externalId) => customerWorkflowId(externalId)),
+  'suspend-timer-and-resume': lifecycleScenario((externalId) => suspendWorkflowId(externalId, 1)),
+  'suspend-resumed-by-request': lifecycleScenario((externalId) => suspendWorkflowId(externalId, 2)),
+  'offboarding-drain': lifecycleScenario((externalId) => offboardingWorkflowId(externalId)),
 };
+
+/** One recorded customer life serves several scenarios (each picks the execution it stores). */
+function lifecycleScenario(pick: (externalId: string) => string): Scenario {
+  return async () => {
+    const env = await startOnboardingTestEnv({ emulator: { parentCredits: 1_000_000 } });
+    const externalId = `acme-coffee-lifecycle-${Date.now().toString(36)}`;
+    return {
+      workflowId: pick(externalId),
+      close: () => env.close(),
+      run: (fn) =>
+        env.run(async () => {
+          const { result } = await onboarded(env, externalId);
+          await env.crm.pauseAndWait(externalId, { reason: 'trial pause', until: isoIn(1_000), eventId: 'recorded-1' });
+          await untilState(env, externalId, 'active');
+          await env.crm.pauseAndWait(externalId, { reason: 'invoice overdue', eventId: 'recorded-2' });
+          await env.crm.resume(externalId, { reason: 'paid', eventId: 'recorded-3' });
+          await untilState(env, externalId, 'active');
+          await env.control.usage(result.orgId, 'reserve', 100);
+          await env.crm.churnAndWait(externalId, { reason: 'churned', drain: true, eventId: 'recorded-4' });
+          await env.control.usage(result.orgId, 'release', 100);
+          await env.crm.customerResult(externalId);
+          return fn();
+        }),
+      fetch: async () => showHistory(pick(externalId)),
+    };
+  };
+}
 
 /** The CLI's JSON is the format historyFromJSON reads. */
 function showHistory(workflowId: string): string {
