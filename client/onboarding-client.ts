@@ -173,6 +173,16 @@ export class OnboardingClient {
     return (await this.onboardingHandle(externalId)).query(onboardingStatusQuery);
   }
 
+  /** The onboarding's status without waiting for it to exist (an adopted customer has none). */
+  async onboardingStatusIfAny(externalId: string): Promise<OnboardingStatus | undefined> {
+    try {
+      return await this.handle(externalId).query(onboardingStatusQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
   async result(externalId: string): Promise<OnboardingResult> {
     return (await this.onboardingHandle(externalId)).result();
   }

@@ -1,11 +1,11 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ConfigError } from '../../worker/config';
-import { InvalidInputError } from '../errors';
+import { CustomerArchivedError, InvalidInputError } from '../errors';
 import { OnboardingClient } from '../onboarding-client';
-import type { OnboardingStatus } from '../../workflows/onboarding-messages';
 import { parseOnboardingInput } from '../../workflows/onboarding-input';
 import { START_OPTIONS, UsageError, onboardingRequestFromFlags, parseCommandArgs } from './args';
 import { IMPORT_USAGE, importCommand } from '../import/command';
+import { LIFECYCLE_USAGE, lifecycleCommand, listCommand, statusCommand, type LifecycleCommand } from './lifecycle-commands';
 
 const USAGE = `Usage: npm run onboard -- <command> [options]
 
@@ -13,18 +13,12 @@ Commands:
   start --external-id ID --name NAME --credits N [--cap N] [--refill-threshold N --refill-amount N]
         [--webhook-url URL] [--events a,b] [--scopes a,b] [--key-name NAME] [--billing-email EMAIL]
         [--metadata k=v ...] [--project-name NAME --timezone TZ] [--input customer.json] [--wait] [--json]
-  status <externalId> [--json]
   funded <externalId>          tell a customer's onboarding that the parent wallet was topped up
+${LIFECYCLE_USAGE}
 ${IMPORT_USAGE}
 
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE (see README);
 TEMPORAL_CODEC_KEYS or TEMPORAL_CODEC_KEYS_FILE: the workers' payload encryption keys (docs/SECURITY.md).`;
-
-function printStatus(status: OnboardingStatus): void {
-  console.log(`${status.externalId}: ${status.waitingFor ?? status.state}${status.orgId ? ` (org ${status.orgId})` : ''}`);
-  for (const step of status.steps) console.log(`  ${step.state.padEnd(8)} ${step.name}${step.detail ? `  ${step.detail}` : ''}`);
-  if (status.error) console.log(`  error: ${status.error}`);
-}
 
 async function withClient<T>(fn: (client: OnboardingClient) => Promise<T>): Promise<T> {
   const client = await OnboardingClient.connect();
@@ -32,6 +26,16 @@ async function withClient<T>(fn: (client: OnboardingClient) => Promise<T>): Prom
     return await fn(client);
   } finally {
     await client.close();
+  }
+}
+
+/** Connects only when the command gets that far, so flag mistakes are reported without a server. */
+async function withLazyClient<T>(fn: (client: () => Promise<OnboardingClient>) => Promise<T>): Promise<T> {
+  let connected: Promise<OnboardingClient> | undefined;
+  try {
+    return await fn(() => (connected ??= OnboardingClient.connect()));
+  } finally {
+    if (connected) await (await connected.catch(() => undefined))?.close();
   }
 }
 
@@ -61,16 +65,10 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       });
     }
-    case 'status': {
-      const { values, positionals } = parseCommandArgs(rest, { json: { type: 'boolean' } } as const);
-      if (positionals.length !== 1) throw new UsageError('status: expects exactly one <externalId>');
-      return withClient(async (client) => {
-        const status = await client.status(positionals[0]!);
-        if (values.json) console.log(JSON.stringify(status, null, 2));
-        else printStatus(status);
-        return status.state === 'failed' ? 1 : 0;
-      });
-    }
+    case 'status':
+      return withLazyClient((client) => statusCommand(rest, client));
+    case 'list':
+      return withLazyClient((client) => listCommand(rest, client));
     case 'funded': {
       const { positionals } = parseCommandArgs(rest, {});
       if (positionals.length !== 1) throw new UsageError('funded: expects exactly one <externalId>');
@@ -82,6 +80,11 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'import':
       return importCommand(rest);
+    case 'pause':
+    case 'resume':
+    case 'churn':
+    case 'reactivate':
+      return withLazyClient((client) => lifecycleCommand(command as LifecycleCommand, rest, client));
     case undefined:
     case 'help':
     case '--help':
@@ -101,9 +104,17 @@ export function describeCliError(err: unknown): { message: string; code: number 
   if (err instanceof WorkflowExecutionAlreadyStartedError) {
     return { message: `error: this customer was already onboarded (${err.workflowId}); archived customers come back with a new externalId`, code: 1 };
   }
-  if (err instanceof WorkflowNotFoundError) return { message: `error: no onboarding found (${err.workflowId})`, code: 1 };
+  if (err instanceof WorkflowNotFoundError) return { message: `error: no such customer or onboarding (${err.workflowId})`, code: 1 };
   if (err instanceof WorkflowFailedError) return { message: `error: onboarding failed: ${err.cause?.message ?? err.message}`, code: 1 };
+  if (err instanceof WorkflowUpdateFailedError) return { message: `error: request refused: ${err.cause?.message ?? err.message}`, code: 2 };
+  if (err instanceof CustomerArchivedError) return { message: `error: ${err.message}`, code: 1 };
   const message = err instanceof Error ? err.message : String(err);
+  if (/^Failed to query Workflow/.test(message) && /DEADLINE_EXCEEDED|deadline/i.test(String((err as Error).cause ?? ''))) {
+    return {
+      message: `error: no worker answered the query: is a worker (npm run worker) polling task queue ${process.env.TEMPORAL_TASK_QUEUE ?? 'layers-onboarding'}?`,
+      code: 1,
+    };
+  }
   if (/ECONNREFUSED|UNAVAILABLE|Failed to connect/i.test(message)) {
     return { message: `error: cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? 'localhost:7233'} (is the server running?)`, code: 1 };
   }
