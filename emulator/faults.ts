@@ -2,9 +2,10 @@
  * Seeded fault plan (POST /_emulator/faults). Each request whose method and route match a rule
  * draws exactly four numbers from the plan's PRNG, in a fixed order (rateLimited, beforeError,
  * afterCommitDrop, latency), whatever the outcome: the same seed and the same sequence of matching
- * requests therefore always produce the same faults.
+ * requests therefore always produce the same faults. A rule may also answer with a documented
+ * error (`respondWith`) and may match only the first attempt of each Idempotency-Key.
  */
-import { validation } from './errors';
+import { STATUS_OF, validation, type ErrorCode } from './errors';
 import type { Json } from './validate';
 import { isObject } from './validate';
 
@@ -15,6 +16,10 @@ export interface FaultRule {
   afterCommitDrop: number;
   rateLimited: number;
   latencyMs: [number, number];
+  /** Only the first request carrying each Idempotency-Key matches (its retries, and keyless requests, do not). */
+  firstAttemptOnly: boolean;
+  /** Answer with this documented error instead of executing (e.g. a 422 the input checks could not foresee). */
+  respondWith: { code: ErrorCode; message: string } | null;
 }
 
 export interface FaultDecision {
@@ -23,6 +28,7 @@ export interface FaultDecision {
   beforeError: boolean;
   afterCommitDrop: boolean;
   latencyMs: number;
+  respondWith: { code: ErrorCode; message: string } | null;
 }
 
 /** mulberry32: tiny, fast, good enough for fault dice. */
@@ -51,6 +57,22 @@ function probability(v: Json | undefined, field: string): number {
   if (v === undefined || v === null) return 0;
   if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw validation(field, 'must be a probability between 0 and 1');
   return v;
+}
+
+function flag(v: Json | undefined, field: string): boolean {
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw validation(field, 'must be true or false');
+  return v;
+}
+
+function respondWith(v: Json | undefined, field: string): FaultRule['respondWith'] {
+  if (v === undefined || v === null) return null;
+  if (!isObject(v)) throw validation(field, 'must be {code, message}');
+  if (typeof v.code !== 'string' || !(v.code in STATUS_OF)) {
+    throw validation(`${field}.code`, `must be a documented error code: ${Object.keys(STATUS_OF).join(', ')}`);
+  }
+  if (typeof v.message !== 'string' || v.message.length === 0) throw validation(`${field}.message`, 'must be a non-empty string');
+  return { code: v.code as ErrorCode, message: v.message };
 }
 
 export class FaultPlan {
@@ -94,9 +116,13 @@ export class FaultPlan {
         afterCommitDrop: probability(r.afterCommitDrop, `${f}.afterCommitDrop`),
         rateLimited: probability(r.rateLimited, `${f}.rateLimited`),
         latencyMs: latency,
+        firstAttemptOnly: flag(r.firstAttemptOnly, `${f}.firstAttemptOnly`),
+        respondWith: respondWith(r.respondWith, `${f}.respondWith`),
       };
     });
   }
+
+  private readonly seenKeys = new Set<string>();
 
   private static pathMatches(rulePath: string, pattern: string, actual: string): boolean {
     if (rulePath === '*' || rulePath === pattern || rulePath === actual) return true;
@@ -108,9 +134,14 @@ export class FaultPlan {
   }
 
   /** The first rule matching this request decides; null when none matches. */
-  decide(method: string, pattern: string, actualPath: string): FaultDecision | null {
+  decide(method: string, pattern: string, actualPath: string, idempotencyKey?: string): FaultDecision | null {
+    const firstAttempt = idempotencyKey !== undefined && !this.seenKeys.has(`${method} ${actualPath} ${idempotencyKey}`);
+    if (idempotencyKey !== undefined) this.seenKeys.add(`${method} ${actualPath} ${idempotencyKey}`);
     const idx = this.rules.findIndex(
-      (r) => (r.method === '*' || r.method === method) && FaultPlan.pathMatches(r.path, pattern, actualPath),
+      (r) =>
+        (r.method === '*' || r.method === method) &&
+        FaultPlan.pathMatches(r.path, pattern, actualPath) &&
+        (!r.firstAttemptOnly || firstAttempt),
     );
     if (idx < 0) return null;
     const r = this.rules[idx];
@@ -125,6 +156,7 @@ export class FaultPlan {
       beforeError: d2 < r.beforeError,
       afterCommitDrop: d3 < r.afterCommitDrop,
       latencyMs: min + Math.floor(d4 * (max - min + 1)),
+      respondWith: r.respondWith,
     };
     this.decisions++;
     this.history.push({ route: `${method} ${pattern}`, decision });

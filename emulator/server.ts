@@ -343,12 +343,17 @@ export class Emulator {
         throw notFound('Route');
       }
       const def = m.route.def;
-      fault = this.faults ? this.faults.decide(method, def.pattern, path) : null;
+      const idemHeader = req.headers['idempotency-key'];
+      fault = this.faults ? this.faults.decide(method, def.pattern, path, typeof idemHeader === 'string' ? idemHeader : undefined) : null;
       if (fault?.rateLimited) {
         throw new ApiError('RATE_LIMITED', 'Rate limit exceeded (injected fault).', { injected: true }, { 'Retry-After': '1' });
       }
       if (fault?.beforeError) {
         throw new ApiError('PLATFORM_ERROR', 'Internal error (injected fault).', { injected: true });
+      }
+      if (fault?.respondWith) {
+        await this.readBody(req);
+        throw new ApiError(fault.respondWith.code, fault.respondWith.message, { injected: true });
       }
       const raw = await this.readBody(req);
       if (raw instanceof ApiError) throw raw;
@@ -496,7 +501,7 @@ export class Emulator {
     fault: FaultDecision | null,
     headers?: Record<string, string>,
   ): void {
-    const injectedEarly = fault?.rateLimited || fault?.beforeError;
+    const injectedEarly = fault?.rateLimited || fault?.beforeError || fault?.respondWith;
     if (fault?.afterCommitDrop && !injectedEarly) {
       this.countRequest(routeKey, 'dropped');
       req.socket.destroy();

@@ -110,3 +110,35 @@ test('invalid fault plans are 422', async () => {
   expectError(await h.control('POST', '/_emulator/faults', { seed: 1, rules: [{ latencyMs: [5, 1] }] }), 422, 'VALIDATION');
   expectError(await h.control('POST', '/_emulator/faults', { seed: 1 }), 422, 'VALIDATION', { field: 'rules' });
 });
+
+test('firstAttemptOnly: only the first request of each Idempotency-Key is dropped; its retry replays', async () => {
+  const child = await h.createChild();
+  await h.control('POST', '/_emulator/faults', {
+    seed: 1,
+    rules: [{ method: 'POST', path: ALLOCATE, afterCommitDrop: 1, firstAttemptOnly: true }],
+  });
+  const key = randomUUID();
+  await expect(h.allocate(child.id, 300, { idem: key })).rejects.toThrow();
+  const retry = await h.allocate(child.id, 300, { idem: key });
+  expect(retry.body).toMatchObject({ allocated: 300, replayed: true });
+  // A second request with another key is its own first attempt: dropped too.
+  await expect(h.allocate(child.id, 200, { idem: randomUUID() })).rejects.toThrow();
+  const s = await h.state();
+  expect(s.transfers.map((t: Body) => t.credits)).toEqual([300, 200]);
+  expect(s.requests.byRoute[`POST ${ALLOCATE}`]).toEqual({ dropped: 2, 200: 1 });
+  await h.control('DELETE', '/_emulator/faults');
+});
+
+test('respondWith: a documented error answered instead of executing; unknown codes are refused', async () => {
+  const child = await h.createChild();
+  await h.control('POST', '/_emulator/faults', {
+    seed: 1,
+    rules: [{ method: 'POST', path: ALLOCATE, respondWith: { code: 'VALIDATION', message: 'credits: exceeds the per-transfer limit' } }],
+  });
+  expectError(await h.allocate(child.id, 10), 422, 'VALIDATION', { injected: true });
+  expect((await h.state()).transfers).toHaveLength(0);
+  const bad = await h.control('POST', '/_emulator/faults', { seed: 1, rules: [{ path: ALLOCATE, respondWith: { code: 'TEAPOT', message: 'x' } }] });
+  expect(bad.status).toBe(422);
+  expect(JSON.stringify(bad.body)).toContain('rules[0].respondWith.code');
+  await h.control('DELETE', '/_emulator/faults');
+});

@@ -41,7 +41,12 @@ describe('onboarding survives lost responses, platform errors, rate limits and a
     const before = await env.control.state();
     await env.control.faults({
       seed: 'exactly-once',
-      rules: WRITE_ROUTES.map(([method, path]) => ({ method, path, afterCommitDrop: 0.3, beforeError: 0.1, rateLimited: 0.1 })),
+      rules: [
+        // Every write's first attempt commits and loses its response…
+        ...WRITE_ROUTES.map(([method, path]) => ({ method, path, afterCommitDrop: 1, firstAttemptOnly: true })),
+        // …and its retries meet 500s, 429s and more lost responses.
+        ...WRITE_ROUTES.map(([method, path]) => ({ method, path, afterCommitDrop: 0.2, beforeError: 0.15, rateLimited: 0.15 })),
+      ],
     });
     const customers = Array.from({ length: 4 }, () => acmeCoffee());
     await env.run(async () => {
@@ -54,9 +59,13 @@ describe('onboarding survives lost responses, platform errors, rate limits and a
     expect(totalCredits(state)).toBe(totalCredits(before));
     // The faults really fired: some writes committed with no response, some were refused.
     const faults = (await fetch(`${env.emulator.url}/_emulator/faults`).then((r) => r.json())) as { history?: Array<Record<string, unknown>> };
-    if (faults.history) {
-      expect(faults.history.some((d) => d.afterCommitDrop)).toBe(true);
-      expect(faults.history.some((d) => d.beforeError)).toBe(true);
+    expect(faults.history!.some((d) => d.afterCommitDrop)).toBe(true);
+    expect(faults.history!.some((d) => d.beforeError)).toBe(true);
+    expect(faults.history!.some((d) => d.rateLimited)).toBe(true);
+    // Each customer's first attempt on each write route was dropped (the firehose endpoint is shared).
+    for (const [method, path] of WRITE_ROUTES) {
+      const dropped = state.requests.byRoute[`${method} ${path}`]?.dropped ?? 0;
+      expect({ route: path, dropped: dropped >= (path === '/v1/webhook-endpoints' ? 1 : 4) }).toEqual({ route: path, dropped: true });
     }
     const allocates = state.requests.byRoute['POST /v1/organizations/:orgId/credits/allocate'] ?? {};
     const allocateAttempts = Object.values(allocates).reduce((a, b) => a + b, 0);

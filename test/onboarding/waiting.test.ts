@@ -1,4 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { InvalidInputError } from '../../client';
 import { onboardingWorkflowId } from '../../workflows/onboarding-input';
 import { childrenOf, parentWallet, totalCredits } from '../helpers/emulator';
@@ -77,6 +78,46 @@ describe('onboarding waits durably instead of burning retries', () => {
       await limited.close();
     }
   });
+
+  test('a 422 from the API fails the workflow at once, non-retryably, with the API message, code and requestId', async () => {
+    await env.control.faults({
+      seed: 422,
+      rules: [{ method: 'POST', path: '/v1/projects', respondWith: { code: 'VALIDATION', message: 'timezone: not supported in this region' } }],
+    });
+    const request = acmeCoffee();
+    const externalId = request.customer.externalId;
+    try {
+      await env.run(async () => {
+        await env.crm.start(request, { timing: fastTiming });
+        const err = await env.crm.result(externalId).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(WorkflowFailedError);
+        const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+        expect(cause.cause ?? cause).toMatchObject({ type: 'LayersNonRetryableError', nonRetryable: true });
+        const failure = (cause.cause ?? cause) as ApplicationFailure;
+        expect(failure.message).toContain('timezone: not supported in this region');
+        expect(failure.details?.[0]).toMatchObject({ code: 'VALIDATION', status: 422, requestId: expect.stringMatching(/\S/) });
+        const status = await env.crm.status(externalId);
+        expect(status.steps.find((s) => s.name === 'project')).toMatchObject({ state: 'failed' });
+        // The customer workflow reports it too.
+        expect((await untilFailed(externalId)).error).toContain('timezone: not supported in this region');
+      });
+    } finally {
+      await env.control.clearFaults();
+    }
+    // Exactly one attempt: a 422 is not retried.
+    const byRoute = (await env.control.state()).requests.byRoute['POST /v1/projects'] ?? {};
+    expect(byRoute['422']).toBe(1);
+  });
+
+  async function untilFailed(externalId: string) {
+    const handle = env.crm.customerHandle(externalId);
+    return handle.result().then(
+      () => {
+        throw new Error('customer workflow should have failed');
+      },
+      (err: WorkflowFailedError) => ({ error: String(err.cause?.message) }),
+    );
+  }
 
   test('invalid input is refused before anything starts, naming the field', async () => {
     const request = acmeCoffee();
