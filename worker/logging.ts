@@ -34,10 +34,14 @@ export function redactLogMeta(value: unknown, depth = 0, seen = new WeakSet<obje
  * activity `log`, and Core's forwarded logs — goes through the Runtime logger: wrapping it here scrubs
  * Layers keys, signing secrets and bearer tokens from messages and metadata in one place.
  */
+const EXPECTED_NO_WORKFLOWS = 'No workflows registered, not polling for workflow tasks';
+
 export class RedactingLogger implements Logger {
   constructor(private readonly inner: Logger) {}
 
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    // The Layers read/write task queues are activity-only by design: the SDK's warning about it is noise.
+    if (level === 'WARN' && message === EXPECTED_NO_WORKFLOWS) return;
     this.inner.log(level, redactSecrets(String(message)), meta === undefined ? undefined : (redactLogMeta(meta) as LogMetadata));
   }
   trace(message: string, meta?: LogMetadata): void {
