@@ -8,7 +8,8 @@
  * baseline: the same N onboardings by a plain script (same activity code, same client, no Temporal).
  *
  * Extra knobs for the measurements in bench/RESULTS.md: --warmup W, --no-baseline, --local-activities,
- * --max-cached-workflows N, --max-concurrent-wft N, --max-concurrent-activities N, --headroom H.
+ * --max-cached-workflows N, --max-concurrent-wft N, --max-concurrent-activities N, --headroom H,
+ * --dev-config KEY=JSON (repeatable: extra dynamic config for the dev server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,17 @@ import type { WorkerMessage } from './worker-process';
 
 const TIERS: BuiltinTier[] = ['standard', 'pilot', 'partner', 'unlimited'];
 
+/**
+ * Dynamic config the benchmark's dev server runs with (on top of scripts/dev-server.ts's), each overridable
+ * with --dev-config. The search attributes are registered at start-up and never change during a run, so
+ * re-reading their definitions from SQLite on every read (the tests' setting) only costs: off, it took
+ * ~5 % of the dev server's CPU out and, because the in-memory SQLite store serialises every query on one
+ * connection, raised 300 onboardings at concurrency 50 from 2.86–2.99/s to 3.72/s (bench/RESULTS.md).
+ */
+export const BENCH_DEV_CONFIG: Record<string, string | number | boolean> = {
+  'system.forceSearchAttributesCacheRefreshOnRead': false,
+};
+
 export interface BenchOptions {
   customers: number;
   concurrency: number;
@@ -47,6 +59,8 @@ export interface BenchOptions {
   waitingPollMs?: number;
   tuning: { maxCachedWorkflows?: number; maxConcurrentWorkflowTaskExecutions?: number; maxConcurrentActivityTaskExecutions?: number };
   headroom?: number;
+  /** Extra dynamic config for the dev server (--dev-config key=value, repeatable). */
+  devConfig: Record<string, string | number | boolean>;
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -66,6 +80,7 @@ function parseOptions(argv: string[]): BenchOptions {
       'max-concurrent-wft': { type: 'string' },
       'max-concurrent-activities': { type: 'string' },
       headroom: { type: 'string' },
+      'dev-config': { type: 'string', multiple: true },
     },
     strict: true,
   });
@@ -95,6 +110,23 @@ function parseOptions(argv: string[]): BenchOptions {
       maxConcurrentActivityTaskExecutions: int('max-concurrent-activities', values['max-concurrent-activities'], undefined, 1),
     },
     headroom,
+    devConfig: {
+      ...BENCH_DEV_CONFIG,
+      ...Object.fromEntries(
+        (values['dev-config'] ?? []).map((pair) => {
+          const eq = pair.indexOf('=');
+          if (eq < 1) throw new Error(`--dev-config: KEY=VALUE (got "${pair}")`);
+          const raw = pair.slice(eq + 1);
+          let value: string | number | boolean;
+          try {
+            value = JSON.parse(raw) as string | number | boolean;
+          } catch {
+            value = raw;
+          }
+          return [pair.slice(0, eq), value];
+        }),
+      ),
+    },
   };
 }
 
@@ -174,7 +206,9 @@ function duplicates(state: any, externalIds: Set<string>): { orgs: number; trans
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 function startWorker(env: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promise<Extract<WorkerMessage, { type: 'ready' }>>; request: () => Promise<Extract<WorkerMessage, { type: 'stats' }>> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
+  // BENCH_WORKER_NODE_ARGS: extra node flags for the worker only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
     env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -269,7 +303,7 @@ export async function bench(options: BenchOptions) {
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
     log(`starting the Temporal dev server, the emulator (tier ${options.tier}) and a worker…`);
-    const server = await startDevServer({ uiPort: false });
+    const server = await startDevServer({ uiPort: false, dynamicConfig: options.devConfig });
     cleanups.push(() => server.stop());
     const emu = await startEmulator({
       port: 0,
@@ -415,7 +449,7 @@ export async function bench(options: BenchOptions) {
         failed: failed.length,
         firstFailure: failed[0]?.error ?? failed[0]?.state,
         duplicates: dup,
-        config: { concurrency: options.concurrency, latencyMs: options.latencyMs, tier: options.tier, warmup: options.warmup, localActivities: options.localActivities, waitingPollMs: options.waitingPollMs ?? 2000, tuning, headroom: options.headroom ?? 0.97 },
+        config: { concurrency: options.concurrency, latencyMs: options.latencyMs, tier: options.tier, warmup: options.warmup, localActivities: options.localActivities, waitingPollMs: options.waitingPollMs ?? 2000, tuning, headroom: options.headroom ?? 0.97, devConfig: options.devConfig },
         pacing: ready.pacing,
         calls: { read: calls.read, write: calls.write, byRoute: diffByRoute(store().requests.byRoute, before) },
         layersMsPerOnboarding: completed.length ? round(layersMsTotal / completed.length, 1) : null,
@@ -443,6 +477,8 @@ function printReport(r: Awaited<ReturnType<typeof bench>>): void {
   const lines = [
     '',
     `Layers onboarding benchmark — ${r.customers} customers, concurrency ${d.config.concurrency}, tier ${d.config.tier}, Layers latency ${d.config.latencyMs} ms${d.config.localActivities ? ', LOCAL activities' : ''}`,
+    ...(Object.keys(d.config.devConfig).length ? [`dev server dynamic config: ${Object.entries(d.config.devConfig).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`] : []),
+    ...(Object.keys(d.config.tuning).length ? [`worker tuning: ${JSON.stringify(d.config.tuning)}`] : []),
     `machine: ${d.machine.cores} × ${d.machine.cpu}, ${d.machine.memoryGb} GB, ${d.machine.node}, load at start ${d.machine.loadAverageAtStart.join(' ')}`,
     '',
     `  onboardings/s            ${r.onboardingsPerSecond}   (${d.completed} completed, ${d.failed} failed in ${(d.wallMs / 1000).toFixed(1)} s)`,
