@@ -35,6 +35,14 @@ describe('AES-256-GCM payload codec', () => {
     expect(Buffer.from(a!.data!).equals(Buffer.from(b!.data!))).toBe(false);
   });
 
+  test('a metadata key named __proto__ stays a key (found by the property below)', async () => {
+    const codec = new AesGcmPayloadCodec([key('a')]);
+    const metadata = Object.defineProperty({}, '__proto__', { value: new Uint8Array([1]), enumerable: true }) as Record<string, Uint8Array>;
+    const [decoded] = await codec.decode(await codec.encode([{ metadata, data: new Uint8Array() }]));
+    expect(Object.keys(decoded!.metadata!)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(decoded!.metadata)).toBe(Object.prototype);
+  });
+
   test('property: any payload (any metadata, any bytes, empty ones too) survives encode → decode', async () => {
     const codec = new AesGcmPayloadCodec([key('a'), key('b')]);
     await fc.assert(

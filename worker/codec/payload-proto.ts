@@ -91,7 +91,8 @@ export function decodePayloadProto(buf: Uint8Array): Payload {
         else if (t === 0x12) value = Uint8Array.from(entry.bytes());
         else entry.skip(t & 7);
       }
-      metadata[key] = value;
+      // defineProperty, not assignment: a key named "__proto__" must stay a key, not become the prototype.
+      Object.defineProperty(metadata, key, { value, enumerable: true, writable: true, configurable: true });
     } else if (field === 2 && wireType === 2) {
       data = Uint8Array.from(reader.bytes());
     } else reader.skip(wireType);
