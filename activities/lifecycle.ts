@@ -1,6 +1,5 @@
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { LayersApiError, toApplicationFailure, type LayersClient } from './layers';
+import { LayersApiError, type LayersClient } from './layers';
+import { callOptions, layersCall } from './layers-call';
 
 export interface OffboardingOutcome {
   archivedAt: string;
@@ -10,19 +9,6 @@ export interface OffboardingOutcome {
   alreadyArchived: boolean;
 }
 
-function signal(): { signal: AbortSignal } {
-  return { signal: Context.current().cancellationSignal };
-}
-
-async function layersCall<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ApplicationFailure) throw err;
-    throw toApplicationFailure(err);
-  }
-}
-
 /** Suspend, resume, archive and drain checks for a customer's child org. All idempotent by state. */
 export function createLifecycleActivities({ layers }: { layers: LayersClient }) {
   return {
@@ -30,7 +16,7 @@ export function createLifecycleActivities({ layers }: { layers: LayersClient }) 
     async findCustomerOrganization(input: { externalId: string }): Promise<{ orgId: string; status: string } | null> {
       return layersCall(async () => {
         let found: { orgId: string; status: string } | null = null;
-        for await (const org of layers.listAllOrganizations({}, signal())) {
+        for await (const org of layers.listAllOrganizations({}, callOptions())) {
           if (org.metadata?.externalId !== input.externalId) continue;
           // Prefer a live org over an archived one of the same customer.
           if (!found || (found.status === 'archived' && org.status !== 'archived')) found = { orgId: org.id, status: org.status };
@@ -40,20 +26,20 @@ export function createLifecycleActivities({ layers }: { layers: LayersClient }) 
     },
 
     async organizationStatus(input: { orgId: string }): Promise<string> {
-      return layersCall(async () => (await layers.getOrganization(input.orgId, signal())).status);
+      return layersCall(async () => (await layers.getOrganization(input.orgId, callOptions())).status);
     },
 
     async suspendOrganization(input: { orgId: string }): Promise<{ status: string }> {
-      return layersCall(async () => ({ status: (await layers.suspendOrganization(input.orgId, signal())).status }));
+      return layersCall(async () => ({ status: (await layers.suspendOrganization(input.orgId, callOptions())).status }));
     },
 
     async resumeOrganization(input: { orgId: string }): Promise<{ status: string }> {
-      return layersCall(async () => ({ status: (await layers.resumeOrganization(input.orgId, signal())).status }));
+      return layersCall(async () => ({ status: (await layers.resumeOrganization(input.orgId, callOptions())).status }));
     },
 
     async reservedCredits(input: { orgId: string }): Promise<{ balance: number; reservedCredits: number; available: number }> {
       return layersCall(async () => {
-        const wallet = await layers.getCredits(input.orgId, signal());
+        const wallet = await layers.getCredits(input.orgId, callOptions());
         return { balance: wallet.balance, reservedCredits: wallet.reservedCredits, available: wallet.available };
       });
     },
@@ -62,8 +48,8 @@ export function createLifecycleActivities({ layers }: { layers: LayersClient }) 
     async archiveOrganization(input: { orgId: string }): Promise<OffboardingOutcome> {
       return layersCall(async () => {
         try {
-          const before = await layers.getOrganization(input.orgId, signal());
-          const archived = await layers.archiveOrganization(input.orgId, signal());
+          const before = await layers.getOrganization(input.orgId, callOptions());
+          const archived = await layers.archiveOrganization(input.orgId, callOptions());
           return {
             archivedAt: archived.archivedAt,
             reclaimedCredits: archived.reclaimedCredits,
@@ -72,7 +58,7 @@ export function createLifecycleActivities({ layers }: { layers: LayersClient }) 
           };
         } catch (err) {
           if (err instanceof LayersApiError && err.status === 409) {
-            const org = await layers.getOrganization(input.orgId, signal());
+            const org = await layers.getOrganization(input.orgId, callOptions());
             if (org.status === 'archived') {
               return { archivedAt: String(org.archivedAt), reclaimedCredits: 0, revokedApiKeys: 0, alreadyArchived: true };
             }

@@ -1,12 +1,7 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  LayersClient,
-  toApplicationFailure,
-  type CallOptions,
-  type Organization,
-} from './layers';
+import { LayersClient, type Organization } from './layers';
 import type { SecretSink } from './secret-sink';
+import { callOptions, layersCall } from './layers-call';
 
 /** Layers keeps idempotency keys 24 hours; past 23 we stop trusting them and reconcile first. */
 export const IDEMPOTENCY_TRUST_MS = 23 * 60 * 60 * 1000;
@@ -82,23 +77,11 @@ export interface VerifyInput {
   };
 }
 
-function callOptions<T extends CallOptions>(extra: T = {} as T): T {
-  return { signal: Context.current().cancellationSignal, ...extra };
-}
 
 function keyIsUntrusted(write: KeyedWrite): boolean {
   return Date.now() - write.keyIssuedAt > IDEMPOTENCY_TRUST_MS;
 }
 
-/** Every activity body runs through this, so failures reach Temporal classified and secret-free. */
-async function layersCall<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ApplicationFailure) throw err;
-    throw toApplicationFailure(err);
-  }
-}
 
 export function createOnboardingActivities({ layers, secretSink }: OnboardingActivityDeps) {
   async function findChildByExternalId(externalId: string, workflowId: string): Promise<Organization | undefined> {

@@ -93,6 +93,14 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
   /** The direct child named in the path, or 404. Archived children are returned (callers decide). */
   const child = (ctx: RequestCtx, id: string): Org => s().directChild(ctx.acting.id, id);
 
+  /** The child named in the path and one of its keys, or 404 (a key of another org is not found either). */
+  const childKey = (ctx: RequestCtx, input: { id: string; keyId: string }) => {
+    const org = child(ctx, input.id);
+    const key = s().keys.get(input.keyId);
+    if (!key || key.organizationId !== org.id) throw notFound('API key');
+    return { org, key };
+  };
+
   /** For the caller's own wallet reads: its own org, or a direct child. */
   const selfOrChild = (ctx: RequestCtx, id: string): Org => (id === ctx.acting.id ? ctx.acting : child(ctx, id));
 
@@ -314,9 +322,7 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
         return { id: orgIdParam(ctx), keyId: checkId(ctx.params.keyId, 'key_', 'keyId') };
       },
       execute: (ctx, input: { id: string; keyId: string }) => {
-        const org = child(ctx, input.id);
-        const key = s().keys.get(input.keyId);
-        if (!key || key.organizationId !== org.id) throw notFound('API key');
+        const { org, key } = childKey(ctx, input);
         const r = s().rotateKey(org, key);
         return {
           status: 200,
@@ -340,9 +346,7 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
         return { id: orgIdParam(ctx), keyId: checkId(ctx.params.keyId, 'key_', 'keyId') };
       },
       execute: (ctx, input: { id: string; keyId: string }) => {
-        const org = child(ctx, input.id);
-        const key = s().keys.get(input.keyId);
-        if (!key || key.organizationId !== org.id) throw notFound('API key');
+        const { key } = childKey(ctx, input);
         return { status: 200, body: { apiKey: s().keyJson(s().revokeKey(key)), deleted: true } };
       },
     }),
