@@ -155,17 +155,43 @@ export class OnboardingClient {
     return this.client.workflow.getHandle<typeof customerLifecycle>(customerWorkflowId(this.checkedExternalId(externalId)));
   }
 
-  /** Waits (bounded) for the onboarding child to exist: the customer workflow starts it right away. */
-  private async onboardingHandle(externalId: string): Promise<WorkflowHandle<typeof onboardCustomer>> {
-    const handle = this.handle(externalId);
+  /**
+   * The onboarding run that belongs to the customer's current workflow chain. `onboarding/<id>` may have
+   * older runs (a failed customer started again, or a top-level onboarding from before the customer
+   * workflow existed): the run is chosen by its parent, never by recency alone. Waits (bounded) for the
+   * child to appear, since the customer workflow starts it in its first task.
+   */
+  private async onboardingHandle(externalId: string, waitMs = 15_000): Promise<WorkflowHandle<typeof onboardCustomer>> {
+    const workflowId = onboardingWorkflowId(this.checkedExternalId(externalId));
+    const customer = await this.customerHandle(externalId)
+      .describe()
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      });
+    const chainFirstRunId = customer?.raw.workflowExecutionInfo?.firstRunId || customer?.runId;
+    const deadline = Date.now() + waitMs;
     for (let attempt = 0; ; attempt++) {
-      try {
-        await handle.describe();
-        return handle;
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError) || attempt >= 100) throw err;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * (attempt + 1), 500)));
+      const latest = await this.handle(externalId)
+        .describe()
+        .catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) return undefined;
+          throw err;
+        });
+      // No customer workflow at all: a top-level onboarding (started before the customer workflow existed).
+      if (latest && (!customer || latest.parentExecution?.runId === chainFirstRunId)) {
+        return this.client.workflow.getHandle<typeof onboardCustomer>(workflowId, latest.runId);
       }
+      if (Date.now() > deadline) {
+        throw new WorkflowNotFoundError(
+          customer
+            ? `customer ${externalId} has no onboarding of its own (it was adopted from Layers, or its onboarding has not started)`
+            : `no onboarding for ${externalId}`,
+          workflowId,
+          undefined,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * (attempt + 1), 500)));
     }
   }
 
@@ -176,7 +202,7 @@ export class OnboardingClient {
   /** The onboarding's status without waiting for it to exist (an adopted customer has none). */
   async onboardingStatusIfAny(externalId: string): Promise<OnboardingStatus | undefined> {
     try {
-      return await this.handle(externalId).query(onboardingStatusQuery);
+      return await (await this.onboardingHandle(externalId, 0)).query(onboardingStatusQuery);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;

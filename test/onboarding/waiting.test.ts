@@ -107,6 +107,17 @@ describe('onboarding waits durably instead of burning retries', () => {
     // Exactly one attempt: a 422 is not retried.
     const byRoute = (await env.control.state()).requests.byRoute['POST /v1/projects'] ?? {};
     expect(byRoute['422']).toBe(1);
+
+    // Started again once the cause is fixed: the new run reconciles the org the failed one made, and
+    // result() follows the new run (not the failed one that still holds the same workflow id).
+    const retried = await env.run(async () => {
+      const started = await env.crm.start(request, { timing: fastTiming });
+      expect(started.started).toBe(true);
+      return env.crm.result(externalId);
+    });
+    expect(retried.verified).toBe(true);
+    const orgs = childrenOf(await env.control.state()).filter((o) => o.metadata?.externalId === externalId);
+    expect(orgs.map((o) => o.id)).toEqual([retried.orgId]);
   });
 
   async function untilFailed(externalId: string) {
