@@ -34,7 +34,11 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
 
   if (input.effectiveAt) {
     const waitMs = Math.max(0, Date.parse(input.effectiveAt) - Date.now());
-    if (await condition(() => reactivation !== undefined, waitMs)) return { cancelled: true, reason: reactivation! };
+    if (await condition(() => reactivation !== undefined, waitMs)) {
+      // A cancelled offboarding must not linger in "LayersLifecycleState = offboarding" lists.
+      upsertSearchAttributes([{ key: LayersLifecycleState, value: null }]);
+      return { cancelled: true, reason: reactivation! };
+    }
   }
 
   let drained: boolean | undefined;

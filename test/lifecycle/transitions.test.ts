@@ -104,6 +104,7 @@ describe('customer lifecycle: pause, resume and churn from the CRM', () => {
 
       await env.crm.reactivate(externalId, { reason: 'renewed after all', eventId: eventId() });
       expect(await offboarding.result()).toMatchObject({ cancelled: true, reason: 'renewed after all' });
+      expect((await offboarding.describe()).searchAttributes.LayersLifecycleState).toBeUndefined();
       const active = await untilState(env, externalId, 'active');
       expect(active.offboardingAt).toBeUndefined();
       expect(active.transitions.at(-1)!.reason).toBe('reactivated: renewed after all');
