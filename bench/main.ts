@@ -37,13 +37,20 @@ const TIERS: BuiltinTier[] = ['standard', 'pilot', 'partner', 'unlimited'];
 
 /**
  * Dynamic config the benchmark's dev server runs with (on top of scripts/dev-server.ts's), each overridable
- * with --dev-config. The search attributes are registered at start-up and never change during a run, so
- * re-reading their definitions from SQLite on every read (the tests' setting) only costs: off, it took
- * ~5 % of the dev server's CPU out and, because the in-memory SQLite store serialises every query on one
- * connection, raised 300 onboardings at concurrency 50 from 2.86–2.99/s to 3.72/s (bench/RESULTS.md).
+ * with --dev-config (bench/RESULTS.md has the runs):
+ * - The search attributes are registered at start-up and never change during a run, so re-reading their
+ *   definitions from SQLite on every read (the tests' setting) only costs: off, it took ~5 % of the dev
+ *   server's CPU out and, because the in-memory SQLite store serialises every query on one connection,
+ *   raised 300 onboardings at concurrency 50 from 2.86–2.99/s to 3.69–3.72/s.
+ * - One partition per task queue: the server splits a queue's maxTaskQueueActivitiesPerSecond across its
+ *   partitions (4 by default) and a partition whose backlog runs dry wastes its share, so the paced write
+ *   queue delivered 92.5 % of the pilot budget instead of the 97 % it is paced to (97.1 % with one). One
+ *   host needs no partitions: 300 onboardings went 3.69/s → 3.92/s, p95 latency 18.1 s → 14.6 s.
  */
 export const BENCH_DEV_CONFIG: Record<string, string | number | boolean> = {
   'system.forceSearchAttributesCacheRefreshOnRead': false,
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
 };
 
 export interface BenchOptions {
@@ -389,12 +396,19 @@ export async function bench(options: BenchOptions) {
     const failed = outcomes.filter((o) => o.state !== 'completed');
     const latencies = completed.map((o) => o.latencyMs!);
     const overheads: number[] = [];
+    // Where the overhead sits: before the first Layers call and after the last (client start, customer
+    // workflow, child start, result), and between consecutive steps (one task-queue hop and workflow task each).
+    const outsideSpan: number[] = [];
+    const betweenSteps: number[] = [];
     let layersMsTotal = 0;
     let stepsTotal = 0;
     for (const o of completed) {
       const s = stats.byWorkflow[onboardingWorkflowId(o.externalId)];
       if (!s || s.steps === 0) continue;
       overheads.push((o.latencyMs! - s.layersMs) / s.steps);
+      const span = s.lastCallEnd - s.firstCallStart;
+      outsideSpan.push(o.latencyMs! - span);
+      if (s.steps > 1) betweenSteps.push((span - s.layersMs) / (s.steps - 1));
       layersMsTotal += s.layersMs;
       stepsTotal += s.steps;
     }
@@ -453,6 +467,10 @@ export async function bench(options: BenchOptions) {
         pacing: ready.pacing,
         calls: { read: calls.read, write: calls.write, byRoute: diffByRoute(store().requests.byRoute, before) },
         layersMsPerOnboarding: completed.length ? round(layersMsTotal / completed.length, 1) : null,
+        overheadSplitMs: {
+          outsideFirstToLastCallP50: round(percentile(outsideSpan, 50), 1),
+          betweenStepsP50: round(percentile(betweenSteps, 50), 2),
+        },
         stepsPerOnboarding: completed.length ? round(stepsTotal / completed.length, 2) : null,
         sustainedWrites: {
           perMinute: round(writeRate.perSecond * 60, 1),
@@ -487,6 +505,7 @@ function printReport(r: Awaited<ReturnType<typeof bench>>): void {
     `  429s                     ${r.rateLimited}`,
     `  duplicates               ${r.duplicates}   (orgs ${d.duplicates.orgs}, transfers ${d.duplicates.transfers}, keys ${d.duplicates.keys}; missing orgs ${d.duplicates.missing})`,
     `  overhead per step p50/95 ${r.overheadPerStepMs.p50} / ${r.overheadPerStepMs.p95} ms   (${d.stepsPerOnboarding} steps, ${d.layersMsPerOnboarding} ms inside Layers per onboarding)`,
+    `  overhead split p50       ${d.overheadSplitMs.outsideFirstToLastCallP50} ms before the first / after the last Layers call; ${d.overheadSplitMs.betweenStepsP50} ms between consecutive steps`,
     `  worker peak RSS          ${r.workerPeakRssMb} MB${d.workerRssDuringRunMb ? ` (during the measured run: ${d.workerRssDuringRunMb.start} → peak ${d.workerRssDuringRunMb.peak} → ${d.workerRssDuringRunMb.end} MB)` : ''}`,
     `  CPU ms per onboarding    ${Object.entries(d.cpuMsPerOnboarding).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `  sustained writes         ${d.sustainedWrites.perMinute}/min${d.sustainedWrites.budgetPerMinute ? ` = ${(d.sustainedWrites.fractionOfBudget! * 100).toFixed(1)} % of the ${d.sustainedWrites.budgetPerMinute}/min budget` : ''} (10→90 % window, ${(d.sustainedWrites.windowMs / 1000).toFixed(1)} s)`,

@@ -22,6 +22,9 @@ export interface WorkflowCallStats {
   layersMs: number;
   calls: number;
   steps: number;
+  /** Wall clock (epoch ms) when the workflow's first Layers call began and its last one ended. */
+  firstCallStart: number;
+  lastCallEnd: number;
 }
 
 export type WorkerMessage =
@@ -51,8 +54,11 @@ async function main(): Promise<void> {
     }
     const id = info.workflowExecution?.workflowId ?? '(none)';
     let s = byWorkflow.get(id);
-    if (!s) byWorkflow.set(id, (s = { layersMs: 0, calls: 0, steps: 0, activityIds: new Set() }));
+    const end = Date.now();
+    if (!s) byWorkflow.set(id, (s = { layersMs: 0, calls: 0, steps: 0, firstCallStart: end - call.durationMs, lastCallEnd: end, activityIds: new Set() }));
     s.layersMs += call.durationMs;
+    s.firstCallStart = Math.min(s.firstCallStart, end - call.durationMs);
+    s.lastCallEnd = Math.max(s.lastCallEnd, end);
     s.calls++;
     if (!s.activityIds.has(info.activityId)) {
       s.activityIds.add(info.activityId);
@@ -77,7 +83,7 @@ async function main(): Promise<void> {
       send({
         type: 'stats',
         peakRssMb: process.resourceUsage().maxRSS / 1024,
-        byWorkflow: Object.fromEntries([...byWorkflow].map(([id, { layersMs, calls, steps }]) => [id, { layersMs, calls, steps }])),
+        byWorkflow: Object.fromEntries([...byWorkflow].map(([id, { activityIds: _ids, ...stats }]) => [id, stats])),
       });
     } else if (message?.type === 'shutdown') {
       worker.shutdown();
