@@ -71,6 +71,39 @@ const layersSchema = z.object({
   LAYERS_SECRET_SINK_HMAC_KEY_FILE: optionalString,
 });
 
+const positiveInt = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').optional();
+
+const tuningSchema = z.object({
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 (no cache) or more').optional(),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt,
+  WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt,
+});
+
+/**
+ * Workflows kept in the worker's sticky cache. Every customer keeps a customerLifecycle workflow open for
+ * good, so the SDK's heap-sized default (2,310 on a 4 GB heap) fills with idle customers at ~2.2 MB each
+ * (1,000 onboarded: worker RSS peak 2.7 GB). 500 is five times what an import at its default concurrency
+ * 50 keeps active (a customer and its onboarding each) and held throughput level (1,000 onboardings:
+ * 3.57/s vs 3.46/s, RSS peak 2.3 GB); 100 evicted active workflows (worker CPU +13 %). bench/RESULTS.md.
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
+
+/** Worker slot settings (WORKER_MAX_*); unset ones keep the defaults chosen in bench/RESULTS.md. */
+export interface WorkerTuning {
+  maxCachedWorkflows: number;
+  maxConcurrentWorkflowTaskExecutions?: number;
+  maxConcurrentActivityTaskExecutions?: number;
+}
+
+export function loadWorkerTuning(env: Env = process.env): WorkerTuning {
+  const parsed = parse(tuningSchema, env);
+  return {
+    maxCachedWorkflows: parsed.WORKER_MAX_CACHED_WORKFLOWS ?? DEFAULT_MAX_CACHED_WORKFLOWS,
+    ...(parsed.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS ? { maxConcurrentWorkflowTaskExecutions: parsed.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS } : {}),
+    ...(parsed.WORKER_MAX_CONCURRENT_ACTIVITIES ? { maxConcurrentActivityTaskExecutions: parsed.WORKER_MAX_CONCURRENT_ACTIVITIES } : {}),
+  };
+}
+
 export interface TemporalConfig {
   address: string;
   namespace: string;

@@ -3,7 +3,7 @@ import { LayersClient } from '../activities/layers';
 import { redactSecrets } from '../activities/layers/redact';
 import { createSecretSink, describeSecretSink } from '../activities/secret-sinks';
 import { codecFromEnv, workerDataConverter } from './codec/data-converter';
-import { ConfigError, loadWorkerConfig, temporalConnectionOptions } from './config';
+import { ConfigError, loadWorkerConfig, loadWorkerTuning, temporalConnectionOptions } from './config';
 import { discoverPacing } from './pacing';
 import { installRedactingRuntime } from './logging';
 import { LayersCallMetrics, prometheusExporter } from './metrics';
@@ -11,6 +11,7 @@ import { createWorker } from './worker';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
+  const tuning = loadWorkerTuning();
   const codec = codecFromEnv();
   const dataConverter = workerDataConverter(codec);
   installRedactingRuntime(process.env, config.layers.metricsPort === undefined ? undefined : prometheusExporter(config.layers.metricsPort));
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       deps: { layers, secretSink: createSecretSink(config.layers.secretSink) },
       dataConverter,
+      tuning,
     });
     console.log(
       `worker: polling ${config.temporal.namespace}/${config.temporal.taskQueue} at ${config.temporal.address}; Layers at ${config.layers.apiUrl}` +

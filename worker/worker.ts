@@ -2,6 +2,7 @@ import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { layersReadQueue, layersWriteQueue } from '../workflows/task-queues';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from './config';
 import { METRICS_WORKFLOW_INTERCEPTORS } from './metrics';
 import type { Pacing } from './pacing';
 
@@ -14,6 +15,7 @@ export interface CreateWorkerOptions {
   pacing?: Pacing;
   /** A pre-built bundle (tests bundle once); otherwise the workflows are bundled at start-up. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Slot settings; maxCachedWorkflows defaults to DEFAULT_MAX_CACHED_WORKFLOWS, the rest to the SDK's (bench/RESULTS.md). */
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
   interceptors?: WorkerOptions['interceptors'];
   dataConverter?: WorkerOptions['dataConverter'];
@@ -55,6 +57,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     namespace: options.namespace,
     interceptors: options.interceptors,
     dataConverter: options.dataConverter,
+    maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
     ...options.tuning,
   };
   const main = await Worker.create({
