@@ -81,10 +81,12 @@ const tuningSchema = z.object({
 
 /**
  * Workflows kept in the worker's sticky cache. Every customer keeps a customerLifecycle workflow open for
- * good, so the SDK's heap-sized default (2,310 on a 4 GB heap) fills with idle customers at ~2.2 MB each
- * (1,000 onboarded: worker RSS peak 2.7 GB). 500 is five times what an import at its default concurrency
- * 50 keeps active (a customer and its onboarding each) and held throughput level (1,000 onboardings:
- * 3.57/s vs 3.46/s, RSS peak 2.3 GB); 100 evicted active workflows (worker CPU +13 %). bench/RESULTS.md.
+ * good, so the SDK's heap-sized default (2,310 on a 4 GB heap) fills with idle customers at ~2.2 MB of RSS
+ * each (1,000 onboarded: worker RSS peak 2.7 GB) and evicts none of them before 2,310. 500 is five times
+ * what an import at its default concurrency 50 keeps active (a customer and its onboarding each) and cost
+ * no throughput (1,000 onboardings: 3.57 and 3.91/s vs 3.46/s); 100 evicted active workflows (worker CPU
+ * +13 %). At 1,000 customers RSS lags the cache (V8 frees lazily): the cap matters beyond ~2,000.
+ * bench/RESULTS.md.
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
