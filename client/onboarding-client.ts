@@ -191,7 +191,8 @@ export class OnboardingClient {
           undefined,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * (attempt + 1), 500)));
+      // The child usually exists within one workflow task: look again soon, then back off.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(20 * 2 ** attempt, 500)));
     }
   }
 
