@@ -306,24 +306,7 @@ export class Store {
     secret?: string,
     ids: { orgId?: string; keyId?: string } = {},
   ): { org: Org; key: ApiKeyRec; secret: string } {
-    const now = this.now();
-    const org: Org = {
-      id: ids.orgId ?? newOrgId(),
-      parentOrganizationId: null,
-      name,
-      status: 'active',
-      metadata: {},
-      billingEmail: null,
-      createdAt: now,
-      updatedAt: now,
-      archivedAt: null,
-      killSwitch: false,
-      apiAccessRevoked: false,
-      archiveResult: null,
-      seq: this.nextSeq(),
-    };
-    this.orgs.set(org.id, org);
-    this.ensureWallet(org.id);
+    const org = this.insertOrg({ id: ids.orgId ?? newOrgId(), parentOrganizationId: null, name, metadata: {}, billingEmail: null });
     if (credits > 0) this.mint(org.id, credits, 'Initial partner credits');
     const minted = this.createKey(org.id, 'partner admin key', PARENT_SCOPES, this.defaultTier, secret, ids.keyId);
     return { org, key: minted.key, secret: minted.secret };
@@ -375,14 +358,15 @@ export class Store {
   }
 
   createChild(parentId: string, name: string, metadata: Record<string, string>, billingEmail: string | null): Org {
+    return this.insertOrg({ id: newOrgId(), parentOrganizationId: parentId, name, metadata, billingEmail });
+  }
+
+  /** A new active org with an empty wallet. */
+  private insertOrg(fields: Pick<Org, 'id' | 'parentOrganizationId' | 'name' | 'metadata' | 'billingEmail'>): Org {
     const now = this.now();
     const org: Org = {
-      id: newOrgId(),
-      parentOrganizationId: parentId,
-      name,
+      ...fields,
       status: 'active',
-      metadata,
-      billingEmail,
       createdAt: now,
       updatedAt: now,
       archivedAt: null,
