@@ -173,7 +173,7 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
   });
   setHandler(customerStatusQuery, () => status);
 
-  const { reads, read } = layersActivities();
+  const { reads, read, writes, write } = layersActivities();
 
   async function startSuspension(request: PauseRequest): Promise<void> {
     const handle = await startChild(suspendCustomer, {
@@ -254,7 +254,10 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
         if (suspension) await endSuspension(true, op.request.reason, eventId);
         else if (status.orgSuspended && status.orgId && (status.state === 'active' || status.state === 'suspended')) {
           // An adopted customer that was suspended outside this workflow.
-          await whileKillSwitchWaits(() => layersActivities().writes.resumeOrganization({ orgId: status.orgId! }), { backoffMs });
+          await whileKillSwitchWaits(
+            () => writes.resumeOrganization.executeWithOptions(write(`Resume ${status.orgId} (${externalId})`), [{ orgId: status.orgId! }]),
+            { backoffMs },
+          );
           status.orgSuspended = false;
           publish(`resumed: ${op.request.reason}`, eventId);
         } else if (status.state === 'offboarding' || status.state === 'archived') refuse('resume', `customer is ${status.state}`, eventId);
@@ -264,7 +267,7 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
         if (onboarding && !onboarding.done) {
           pendingChurn = op.request;
           pendingPause = undefined;
-          await getOnboardingHandle().signal(stopOnboardingSignal, { reason: op.request.reason });
+          await onboardingHandle!.signal(stopOnboardingSignal, { reason: op.request.reason });
           publish(`churn requested during onboarding: ${op.request.reason}`, eventId);
           return;
         }
@@ -274,7 +277,6 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
   }
 
   let onboardingHandle: ChildWorkflowHandle<typeof onboardCustomer> | undefined;
-  const getOnboardingHandle = () => onboardingHandle!;
 
   // --- start: onboard, or adopt a customer that exists only in Layers -------------------------------
   if (!input.carried) {
