@@ -11,7 +11,8 @@ import { createActivities } from '../activities';
 import type { LayersClient } from '../activities/layers';
 import type { SecretSink } from '../activities/secret-sink';
 import { firehoseIdempotencyKey, idempotencyKey } from '../workflows/idempotency';
-import { onboardingWorkflowId, parseOnboardingInput, type OnboardingRequest } from '../workflows/onboarding-input';
+import { parseOnboardingInput, type OnboardingRequest } from '../common/onboarding-input';
+import { onboardingWorkflowId } from '../common/ids';
 
 export interface BaselineResult {
   wallMs: number;

@@ -28,10 +28,11 @@ import { startEmulator, type BuiltinTier } from '../emulator';
 import { freePort, startDevServer } from '../scripts/dev-server';
 import { recordedTemporalCli } from '../scripts/temporal-cli';
 import { TIER_BUDGETS } from '../worker/pacing';
-import { onboardingWorkflowId, parseOnboardingInput, type OnboardingRequest } from '../workflows/onboarding-input';
+import { parseOnboardingInput, type OnboardingRequest } from '../common/onboarding-input';
 import { runBaseline } from './baseline';
 import { percentile, round, sustainedRate, type Sample } from './stats';
 import type { WorkerMessage } from './worker-process';
+import { onboardingWorkflowId } from '../common/ids';
 
 const TIERS: BuiltinTier[] = ['standard', 'pilot', 'partner', 'unlimited'];
 

@@ -1,5 +1,5 @@
 export { OnboardingClient, type StartedOnboarding } from './onboarding-client';
 export { InvalidInputError } from './errors';
-export { findKeyMaterial } from './key-material';
-export type { OnboardingRequest, OnboardingInput } from '../workflows/onboarding-input';
-export type { OnboardingResult, OnboardingStatus } from '../workflows/onboarding-messages';
+export { findKeyMaterial } from '../common/key-material';
+export type { OnboardingRequest, OnboardingInput } from '../common/onboarding-input';
+export type { OnboardingResult, OnboardingStatus } from '../common/onboarding-messages';

@@ -7,9 +7,8 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { dataConverterFromEnv } from '../worker/codec/data-converter';
-import { loadTemporalConfig, temporalConnectionOptions, type TemporalConfig } from '../worker/config';
-import type { OnboardingOptions } from '../workflows/onboarding';
+import { dataConverterFromEnv } from '../common/codec/data-converter';
+import { loadTemporalConfig, temporalConnectionOptions, type TemporalConfig } from '../common/connection';
 import { customerLifecycle, type onboardCustomer } from '../workflows';
 import {
   parseLifecycleRequest,
@@ -19,40 +18,20 @@ import {
   type LifecycleRequests,
   type PauseRequest,
   type ResumeRequest,
-} from '../workflows/lifecycle-input';
-import {
-  churnSignal,
-  churnUpdate,
-  customerStatusQuery,
-  LIFECYCLE_STATES,
-  pauseSignal,
-  pauseUpdate,
-  reactivateSignal,
-  resumeSignal,
-  resumeUpdate,
-  type CustomerStatus,
-  type CustomerWorkflowInput,
-  type CustomerWorkflowTiming,
-  type LifecycleState,
-  type ReactivateRequest,
-} from '../workflows/lifecycle-messages';
+} from '../common/lifecycle-input';
+import { churnSignal, churnUpdate, customerStatusQuery, LIFECYCLE_STATES, pauseSignal, pauseUpdate, reactivateSignal, resumeSignal, resumeUpdate, type CustomerStatus, type CustomerWorkflowInput, type CustomerWorkflowTiming, type LifecycleState, type ReactivateRequest } from '../common/lifecycle-messages';
 import {
   onboardingStatusQuery,
   parentFundedSignal,
   type OnboardingResult,
   type OnboardingStatus,
-} from '../workflows/onboarding-messages';
-import {
-  customerWorkflowId,
-  describeIssues,
-  externalIdSchema,
-  onboardingWorkflowId,
-  parseOnboardingInput,
-  type OnboardingRequest,
-} from '../workflows/onboarding-input';
-import { LayersCustomerId } from '../workflows/search-attributes';
+} from '../common/onboarding-messages';
+import { describeIssues, externalIdSchema, parseOnboardingInput, type OnboardingRequest } from '../common/onboarding-input';
+import { LayersCustomerId } from '../common/search-attributes';
 import { CustomerArchivedError, InvalidInputError } from './errors';
-import { findKeyMaterial } from './key-material';
+import { findKeyMaterial } from '../common/key-material';
+import { customerWorkflowId, onboardingWorkflowId } from '../common/ids';
+import { type OnboardingOptions } from '../common/onboarding-messages';
 
 export interface StartedOnboarding {
   externalId: string;

@@ -10,12 +10,13 @@ import { OnboardingClient } from '../client';
 import { startEmulator } from '../emulator';
 import { createWorker } from '../worker/worker';
 import { installRedactingRuntime } from '../worker/logging';
-import { codecFromEnv, dataConverterWithCodec, workerDataConverter } from '../worker/codec/data-converter';
+import { codecFromEnv, dataConverterWithCodec, workerDataConverter } from '../common/codec/data-converter';
 import { startCodecServer, type RunningCodecServer } from '../worker/codec-server';
-import type { OnboardingRequest } from '../workflows/onboarding-input';
-import type { OnboardingStatus } from '../workflows/onboarding-messages';
+import type { OnboardingRequest } from '../common/onboarding-input';
+import type { OnboardingStatus } from '../common/onboarding-messages';
 import { startDevServer, freePort } from './dev-server';
 import { Client, Connection } from '@temporalio/client';
+import { DEFAULT_TASK_QUEUE } from '../common/ids';
 
 const DATA = path.resolve(__dirname, '..', '.data');
 
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
 
   const layers = new LayersClient({ baseUrl: emulator.url, apiKey: emulator.parentKey });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
-  const taskQueue = 'layers-onboarding';
+  const taskQueue = DEFAULT_TASK_QUEUE;
   const worker = await createWorker({
     connection: nativeConnection,
     namespace: server.namespace,

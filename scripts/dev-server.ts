@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { customSearchAttributes } from '../workflows/search-attributes';
+import { customSearchAttributes } from '../common/search-attributes';
 import { recordedTemporalCli } from './temporal-cli';
 
 export interface DevServerOptions {

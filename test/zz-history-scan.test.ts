@@ -5,11 +5,11 @@
 // email in plaintext either (search attributes carry ids only).
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { AesGcmPayloadCodec, ENCRYPTED_ENCODING } from '../worker/codec/aes-gcm-codec';
-import { onboardingWorkflowId } from '../workflows/onboarding-input';
+import { AesGcmPayloadCodec, ENCRYPTED_ENCODING } from '../common/codec/aes-gcm-codec';
 import { acmeCoffee } from './helpers/onboarding-env';
 import { readTestSecrets } from './helpers/secret-registry';
 import { findCustomer, findSecretShapes, historyText, payloadEncoding, startSecurityEnv, testCodec } from './security/helpers';
+import { onboardingWorkflowId } from '../common/ids';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 

@@ -9,8 +9,8 @@
 //                                                      http://localhost:8233,http://127.0.0.1:8233
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from './config';
-import { codecFromEnv } from './codec/data-converter';
+import { ConfigError } from '../common/connection';
+import { codecFromEnv } from '../common/codec/data-converter';
 import { DEFAULT_CORS_ORIGINS, startCodecServer } from './codec-server';
 
 type Env = Record<string, string | undefined>;

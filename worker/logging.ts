@@ -1,7 +1,7 @@
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
 import { DefaultLogger, Runtime, makeTelemetryFilterString, type MetricsExporterConfig } from '@temporalio/worker';
-import { REDACTED, redactSecrets } from '../activities/layers/redact';
-import { ConfigError } from './config';
+import { REDACTED, redactSecrets } from '../common/redact';
+import { ConfigError } from '../common/connection';
 
 type Env = Record<string, string | undefined>;
 

@@ -1,9 +1,10 @@
 import { NativeConnection } from '@temporalio/worker';
 import { LayersClient } from '../activities/layers';
-import { redactSecrets } from '../activities/layers/redact';
+import { redactSecrets } from '../common/redact';
 import { createSecretSink, describeSecretSink } from '../activities/secret-sinks';
-import { codecFromEnv, workerDataConverter } from './codec/data-converter';
-import { ConfigError, loadWorkerConfig, loadWorkerTuning, temporalConnectionOptions } from './config';
+import { codecFromEnv, workerDataConverter } from '../common/codec/data-converter';
+import { ConfigError, temporalConnectionOptions } from '../common/connection';
+import { loadWorkerConfig, loadWorkerTuning } from './config';
 import { discoverPacing } from './pacing';
 import { installRedactingRuntime } from './logging';
 import { LayersCallMetrics, prometheusExporter } from './metrics';

@@ -18,7 +18,7 @@ import {
   type WorkflowInterceptorsFactory,
   type WorkflowOutboundCallsInterceptor,
 } from '@temporalio/workflow';
-import { LayersFailureType } from '../activities/layers/failure-types';
+import { LayersFailureType } from '../common/failure-types';
 import { METRIC_NAMES } from './metric-names';
 
 const ONBOARDING_WORKFLOW = 'onboardCustomer';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import { layersReadQueue, layersWriteQueue } from '../workflows/task-queues';
+import { layersReadQueue, layersWriteQueue } from '../common/ids';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from './config';
 import { METRICS_WORKFLOW_INTERCEPTORS } from './metrics';
 import type { Pacing } from './pacing';

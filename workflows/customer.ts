@@ -13,32 +13,18 @@ import {
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
-import { parseLifecycleRequest, reactivateRequestSchema, type ChurnRequest, type LifecycleRequestKind, type PauseRequest, type ResumeRequest } from './lifecycle-input';
-import {
-  churnSignal,
-  churnUpdate,
-  customerStatusQuery,
-  endSuspensionSignal,
-  offboardingWorkflowId,
-  orgCreatedSignal,
-  orgSuspendedSignal,
-  pauseSignal,
-  pauseUpdate,
-  reactivateSignal,
-  resumeSignal,
-  resumeUpdate,
-  stopOnboardingSignal,
-  suspendWorkflowId,
-  type CustomerStatus,
-  type CustomerWorkflowInput,
-  type LifecycleState,
-} from './lifecycle-messages';
+import { parseLifecycleRequest, reactivateRequestSchema, type ChurnRequest, type LifecycleRequestKind, type PauseRequest, type ResumeRequest } from '../common/lifecycle-input';
+import { churnSignal, churnUpdate, customerStatusQuery, pauseSignal, pauseUpdate, reactivateSignal, resumeSignal, resumeUpdate, type CustomerStatus, type CustomerWorkflowInput, type LifecycleState } from '../common/lifecycle-messages';
 import { offboardCustomer, type OffboardingOutcome } from './offboarding';
 import { onboardCustomer } from './onboarding';
-import { describeIssues, onboardingWorkflowId } from './onboarding-input';
-import type { OnboardingResult } from './onboarding-messages';
-import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from './search-attributes';
+import { describeIssues } from '../common/onboarding-input';
+import type { OnboardingResult } from '../common/onboarding-messages';
+import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
+import { WorkflowFailureType } from '../common/failure-types';
 import { suspendCustomer, type SuspendResult } from './suspend';
+import { onboardingWorkflowId } from '../common/ids';
+import { endSuspensionSignal, orgCreatedSignal, orgSuspendedSignal, stopOnboardingSignal } from './internal-messages';
+import { offboardingWorkflowId, suspendWorkflowId } from '../common/ids';
 
 const MAX_TRANSITIONS = 20;
 const MAX_SEEN_EVENT_IDS = 500;
@@ -308,7 +294,7 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
         for (const op of queue.splice(0)) refuse(op.kind, why, op.request.eventId);
         await condition(allHandlersFinished);
         throw ApplicationFailure.create({
-          type: 'CustomerNotFound',
+          type: WorkflowFailureType.customerNotFound,
           nonRetryable: true,
           message: `Customer ${externalId} is unknown: ${why}; onboard it first. Refused: ${status.refused.map((r) => `${r.kind}${r.eventId ? ` (${r.eventId})` : ''}`).join(', ') || 'nothing'}`,
         });
@@ -350,7 +336,7 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
       } else {
         const err = onboarding!.error;
         const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
-        const stopped = cause instanceof ApplicationFailure && cause.type === 'OnboardingStopped';
+        const stopped = cause instanceof ApplicationFailure && cause.type === WorkflowFailureType.onboardingStopped;
         const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as { orgId?: string } | undefined) : undefined;
         if (details?.orgId) status.orgId = details.orgId;
         if (!stopped) status.error = cause instanceof Error ? cause.message : String(cause);
@@ -406,7 +392,7 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
     if (status.state === 'failed' && !pendingChurn && !offboarding) {
       await condition(allHandlersFinished);
       throw ApplicationFailure.create({
-        type: 'CustomerOnboardingFailed',
+        type: WorkflowFailureType.customerOnboardingFailed,
         nonRetryable: true,
         message: `Customer ${externalId} could not be onboarded: ${status.error}${status.orgId ? ` (child org ${status.orgId} exists; a new start reconciles it, a churn archives it)` : ''}`,
       });

@@ -1,6 +1,6 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, sleep, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { layersReadQueue, layersWriteQueue } from './task-queues';
+import { layersReadQueue, layersWriteQueue } from '../common/ids';
 
 /** Failures the activities raise on purpose; retrying them in place cannot help. */
 export const NON_RETRYABLE_FAILURES = [

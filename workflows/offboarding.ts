@@ -1,7 +1,7 @@
 import { condition, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
-import { reactivateSignal, type CustomerWorkflowTiming, type OffboardingResult } from './lifecycle-messages';
-import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from './search-attributes';
+import { reactivateSignal, type CustomerWorkflowTiming, type OffboardingResult } from '../common/lifecycle-messages';
+import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
 
 export interface OffboardingInput {
   externalId: string;

@@ -12,34 +12,22 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { defaultActivityOptions as activityOptions, failureMessage, failureType } from './layers-activities';
-import { orgCreatedSignal, stopOnboardingSignal } from './lifecycle-messages';
 import { firehoseIdempotencyKey, idempotencyKey } from './idempotency';
 import {
   ONBOARDING_STEPS,
   onboardingStatusQuery,
   parentFundedSignal,
+  type OnboardingOptions,
   type OnboardingResult,
   type OnboardingStatus,
   type OnboardingStepName,
   type StepStatus,
-} from './onboarding-messages';
-import { parseOnboardingInput, type OnboardingInput, type OnboardingRequest } from './onboarding-input';
-import { layersReadQueue, layersWriteQueue } from './task-queues';
-import { LayersCustomerId, LayersLifecycleState, LayersOnboardingStep, LayersOrgId } from './search-attributes';
-
-export interface OnboardingOptions {
-  /** Look for an existing child with this externalId before creating one (set when re-running a failed onboarding). */
-  reconcile?: boolean;
-  /** How long to wait between checks while blocked; tests shorten these. */
-  timing?: {
-    killSwitchBackoffMs?: { initial: number; max: number };
-    fundsRecheckMs?: number;
-    /** How long one Layers call may take before Temporal retries it (a worker that died mid-call). */
-    activityTimeoutMs?: number;
-    /** Cap on the backoff between attempts of one Layers call. */
-    retryMaxIntervalMs?: number;
-  };
-}
+} from '../common/onboarding-messages';
+import { parseOnboardingInput, type OnboardingInput, type OnboardingRequest } from '../common/onboarding-input';
+import { layersReadQueue, layersWriteQueue } from '../common/ids';
+import { LayersCustomerId, LayersLifecycleState, LayersOnboardingStep, LayersOrgId } from '../common/search-attributes';
+import { WorkflowFailureType } from '../common/failure-types';
+import { orgCreatedSignal, stopOnboardingSignal } from './internal-messages';
 
 function describeSteps(status: OnboardingStatus): string {
   const rows = status.steps.map((s) => `| ${s.name} | ${s.state} | ${s.detail ?? ''} |`).join('\n');
@@ -53,7 +41,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
   const parsed = parseOnboardingInput(request);
   if (!parsed.ok) {
     throw ApplicationFailure.create({
-      type: 'InvalidOnboardingInput',
+      type: WorkflowFailureType.invalidOnboardingInput,
       nonRetryable: true,
       message: `Invalid onboarding input: ${parsed.errors.join('; ')}`,
     });
@@ -91,7 +79,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
   const stopIfRequested = () => {
     if (stopRequested === undefined) return;
     throw ApplicationFailure.create({
-      type: 'OnboardingStopped',
+      type: WorkflowFailureType.onboardingStopped,
       nonRetryable: true,
       message: `Onboarding ${externalId} stopped at a safe point: ${stopRequested}`,
       details: [{ orgId: status.orgId ?? null }],

@@ -1,6 +1,7 @@
 import { condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
-import { endSuspensionSignal, orgSuspendedSignal, type CustomerWorkflowTiming } from './lifecycle-messages';
+import { type CustomerWorkflowTiming } from '../common/lifecycle-messages';
+import { endSuspensionSignal, orgSuspendedSignal } from './internal-messages';
 
 export interface SuspendInput {
   externalId: string;

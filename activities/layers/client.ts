@@ -16,7 +16,7 @@ import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 
 import { LayersApiError, LayersContractError, classifyLayersError, parseRetryAfter } from './errors';
-import { redactKnown, redactValue } from './redact';
+import { redactKnown, redactValue } from '../../common/redact';
 import {
   Allocation,
   ApiKeyPage,

@@ -17,12 +17,12 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 
 import { LayersApiError, LayersContractError } from './errors';
-import { LayersFailureType } from './failure-types';
-import type { LayersFailureDetails } from './failure-types';
-import { redactSecrets, redactValue } from './redact';
+import { LayersFailureType } from '../../common/failure-types';
+import type { LayersFailureDetails } from '../../common/failure-types';
+import { redactSecrets, redactValue } from '../../common/redact';
 
-export { LayersFailureType } from './failure-types';
-export type { LayersFailureDetails, LayersFailureTypeName } from './failure-types';
+export { LayersFailureType } from '../../common/failure-types';
+export type { LayersFailureDetails, LayersFailureTypeName } from '../../common/failure-types';
 
 function apiErrorDetails(err: LayersApiError): LayersFailureDetails {
   return {

@@ -3,4 +3,4 @@ export * from './schemas';
 export * from './errors';
 export * from './client';
 export * from './failures';
-export * from './redact';
+export * from '../../common/redact';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvalidInputError } from '../errors';
-import type { OnboardingRequest } from '../../workflows/onboarding-input';
+import type { OnboardingRequest } from '../../common/onboarding-input';
 
 /** A usage mistake: the CLI prints it with a hint and exits 2. */
 export class UsageError extends Error {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { LIFECYCLE_STATES, type CustomerStatus, type LifecycleState } from '../../workflows/lifecycle-messages';
-import type { OnboardingStatus } from '../../workflows/onboarding-messages';
+import { LIFECYCLE_STATES, type CustomerStatus, type LifecycleState } from '../../common/lifecycle-messages';
+import type { OnboardingStatus } from '../../common/onboarding-messages';
 import { InvalidInputError } from '../errors';
 import type { OnboardingClient } from '../onboarding-client';
 import { UsageError, parseCommandArgs } from './args';

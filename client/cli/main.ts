@@ -1,8 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ConfigError } from '../../worker/config';
+import { ConfigError } from '../../common/connection';
 import { CustomerArchivedError, InvalidInputError } from '../errors';
+import { DEFAULT_TASK_QUEUE } from '../../common/ids';
 import { OnboardingClient } from '../onboarding-client';
-import { parseOnboardingInput } from '../../workflows/onboarding-input';
+import { parseOnboardingInput } from '../../common/onboarding-input';
 import { START_OPTIONS, UsageError, onboardingRequestFromFlags, parseCommandArgs } from './args';
 import { IMPORT_USAGE, importCommand } from '../import/command';
 import { LIFECYCLE_USAGE, lifecycleCommand, listCommand, statusCommand, type LifecycleCommand } from './lifecycle-commands';
@@ -111,7 +112,7 @@ export function describeCliError(err: unknown): { message: string; code: number 
   const message = err instanceof Error ? err.message : String(err);
   if (/^Failed to query Workflow/.test(message) && /DEADLINE_EXCEEDED|deadline/i.test(String((err as Error).cause ?? ''))) {
     return {
-      message: `error: no worker answered the query: is a worker (npm run worker) polling task queue ${process.env.TEMPORAL_TASK_QUEUE ?? 'layers-onboarding'}?`,
+      message: `error: no worker answered the query: is a worker (npm run worker) polling task queue ${process.env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE}?`,
       code: 1,
     };
   }

@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidInputError } from '../errors';
-import { findKeyMaterial } from '../key-material';
+import { findKeyMaterial } from '../../common/key-material';
 import { onboardingRequestFromFlags, START_OPTIONS } from '../cli/args';
-import { parseOnboardingInput, type OnboardingInput, type OnboardingRequest } from '../../workflows/onboarding-input';
+import { parseOnboardingInput, type OnboardingInput, type OnboardingRequest } from '../../common/onboarding-input';
 import { CsvSyntaxError, parseCsv } from './csv';
 
 export interface ValidRow {

@@ -9,9 +9,9 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import type { OnboardingClient } from '../onboarding-client';
-import type { OnboardingOptions } from '../../workflows/onboarding';
-import type { OnboardingResult } from '../../workflows/onboarding-messages';
+import type { OnboardingResult } from '../../common/onboarding-messages';
 import type { ValidRow } from './rows';
+import { type OnboardingOptions } from '../../common/onboarding-messages';
 
 export type OutcomeState =
   /** Onboarded by this run (started here, or attached to a run an earlier import left going). */

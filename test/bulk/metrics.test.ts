@@ -9,7 +9,7 @@ import { LayersCallMetrics, parsePrometheusText, prometheusExporter, sumMetric }
 import type { WorkerGroup } from '../../worker/worker';
 import { createTestWorker, eventually } from '../helpers/temporal';
 import { startOnboardingTestEnv, uniqueExternalId, type OnboardingTestEnv } from '../helpers/onboarding-env';
-import type { OnboardingRequest } from '../../workflows/onboarding-input';
+import type { OnboardingRequest } from '../../common/onboarding-input';
 
 const request = (externalId: string): OnboardingRequest => ({ customer: { externalId, name: externalId }, credits: 5_000 });
 

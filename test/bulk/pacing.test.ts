@@ -1,7 +1,7 @@
 import { childrenOf } from '../helpers/emulator';
 import { startOnboardingTestEnv, uniqueExternalId, type OnboardingTestEnv } from '../helpers/onboarding-env';
 import { pacingFor } from '../../worker/pacing';
-import type { OnboardingRequest } from '../../workflows/onboarding-input';
+import type { OnboardingRequest } from '../../common/onboarding-input';
 
 /** Three writes (create org, mint key, allocate) and two read activities (whoami; verify: 3 reads) each. */
 const minimal = (externalId: string): OnboardingRequest => ({ customer: { externalId, name: externalId }, credits: 10 });

@@ -1,4 +1,5 @@
-import { ConfigError, DEFAULT_MAX_CACHED_WORKFLOWS, loadWorkerTuning } from '../../worker/config';
+import { ConfigError } from '../../common/connection';
+import { DEFAULT_MAX_CACHED_WORKFLOWS, loadWorkerTuning } from '../../worker/config';
 
 describe('worker tuning from the environment (defaults chosen in bench/RESULTS.md)', () => {
   test('unset: a bounded workflow cache, the SDK defaults for the slots', () => {

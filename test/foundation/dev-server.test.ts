@@ -1,4 +1,4 @@
-import { customSearchAttributes } from '../../workflows/search-attributes';
+import { customSearchAttributes } from '../../common/search-attributes';
 import { connectTestTemporal, type TemporalTestContext } from '../helpers/temporal';
 
 describe('the real Temporal dev server started by global setup', () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { LayersClient } from '../../activities/layers';
 import { FileSecretSink } from '../../activities/secret-sink';
 import { OnboardingClient } from '../../client';
-import type { OnboardingRequest } from '../../workflows/onboarding-input';
+import type { OnboardingRequest } from '../../common/onboarding-input';
 import { emulatorControl, startEmulator, type RunningEmulator } from './emulator';
 import { recordTestSecrets } from './secret-registry';
 import type { WorkerGroup } from '../../worker/worker';

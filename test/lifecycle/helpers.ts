@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LayersApiError, LayersClient } from '../../activities/layers';
-import type { CustomerStatus, CustomerWorkflowTiming } from '../../workflows/lifecycle-messages';
-import type { OnboardingResult } from '../../workflows/onboarding-messages';
+import type { CustomerStatus, CustomerWorkflowTiming } from '../../common/lifecycle-messages';
+import type { OnboardingResult } from '../../common/onboarding-messages';
 import { childrenOf, type EmulatorState } from '../helpers/emulator';
 import { acmeCoffee, fastTiming, type OnboardingTestEnv } from '../helpers/onboarding-env';
 import { eventually } from '../helpers/temporal';

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidInputError } from '../../client';
 import { CustomerArchivedError } from '../../client/errors';
-import { customerStatusQuery, pauseSignal, suspendWorkflowId } from '../../workflows/lifecycle-messages';
+import { customerStatusQuery, pauseSignal } from '../../common/lifecycle-messages';
 import { acmeCoffee, startOnboardingTestEnv, uniqueExternalId, type OnboardingTestEnv } from '../helpers/onboarding-env';
 import { eventually } from '../helpers/temporal';
 import { eventId, isoIn, onboarded, orgsOf, untilState } from './helpers';
+import { suspendWorkflowId } from '../../common/ids';
 
 describe('lifecycle requests: repeats, order, long life, adoption and refusals', () => {
   let env: OnboardingTestEnv;

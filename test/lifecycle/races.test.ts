@@ -1,4 +1,4 @@
-import { ONBOARDING_STEPS, type OnboardingStepName } from '../../workflows/onboarding-messages';
+import { ONBOARDING_STEPS, type OnboardingStepName } from '../../common/onboarding-messages';
 import { parentWallet, totalCredits } from '../helpers/emulator';
 import { acmeCoffee, fastTiming, startOnboardingTestEnv, type OnboardingTestEnv } from '../helpers/onboarding-env';
 import { eventually } from '../helpers/temporal';

@@ -1,8 +1,8 @@
 import { parentWallet, totalCredits } from '../helpers/emulator';
 import { startOnboardingTestEnv, type OnboardingTestEnv } from '../helpers/onboarding-env';
 import { eventually } from '../helpers/temporal';
-import { offboardingWorkflowId, suspendWorkflowId } from '../../workflows/lifecycle-messages';
 import { asCustomer, eventId, isoIn, onboarded, orgsOf, untilState, walletOf } from './helpers';
+import { offboardingWorkflowId, suspendWorkflowId } from '../../common/ids';
 
 // Each transition of the customer state machine, checked where it matters: in Layers (the emulator's
 // state) and in what the customer workflow reports.

@@ -1,9 +1,9 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { LayersClient } from '../../activities/layers';
-import { onboardingWorkflowId } from '../../workflows/onboarding-input';
 import { childrenOf, parentWallet } from '../helpers/emulator';
 import { acmeCoffee, startOnboardingTestEnv, type OnboardingTestEnv } from '../helpers/onboarding-env';
+import { onboardingWorkflowId } from '../../common/ids';
 
 describe('onboarding: the guide "Provision and fund a customer", run by Temporal', () => {
   let env: OnboardingTestEnv;

@@ -1,10 +1,10 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { InvalidInputError } from '../../client';
-import { onboardingWorkflowId } from '../../workflows/onboarding-input';
 import { childrenOf, parentWallet, totalCredits } from '../helpers/emulator';
 import { acmeCoffee, fastTiming, startOnboardingTestEnv, type OnboardingTestEnv } from '../helpers/onboarding-env';
 import { eventually } from '../helpers/temporal';
+import { onboardingWorkflowId } from '../../common/ids';
 
 describe('onboarding waits durably instead of burning retries', () => {
   let env: OnboardingTestEnv;

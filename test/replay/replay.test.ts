@@ -3,12 +3,11 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { onboardingWorkflowId } from '../../workflows/onboarding-input';
 import { recordedTemporalCli } from '../../scripts/temporal-cli';
 import { acmeCoffee, startOnboardingTestEnv } from '../helpers/onboarding-env';
-import { customerWorkflowId } from '../../workflows/onboarding-input';
-import { offboardingWorkflowId, suspendWorkflowId } from '../../workflows/lifecycle-messages';
 import { isoIn, onboarded, untilState } from '../lifecycle/helpers';
+import { onboardingWorkflowId, customerWorkflowId } from '../../common/ids';
+import { offboardingWorkflowId, suspendWorkflowId } from '../../common/ids';
 
 // Recorded histories of real runs, replayed against today's workflow code: a change that is not
 // replay-safe (reordered commands, a new activity in an old path) fails here, before it reaches a

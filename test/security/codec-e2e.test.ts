@@ -1,9 +1,9 @@
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { startCodecServer, type RunningCodecServer } from '../../worker/codec-server';
-import { customerWorkflowId, onboardingWorkflowId } from '../../workflows/onboarding-input';
 import { acmeCoffee } from '../helpers/onboarding-env';
 import { findCustomer, historyPayloads, historyText, payloadEncoding, startSecurityEnv, testCodec, type SecurityEnv } from './helpers';
+import { customerWorkflowId, onboardingWorkflowId } from '../../common/ids';
 
 const TOKEN = 'test-codec-token-0123456789abcdef';
 

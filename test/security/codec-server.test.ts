@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { AesGcmPayloadCodec } from '../../worker/codec/aes-gcm-codec';
+import { AesGcmPayloadCodec } from '../../common/codec/aes-gcm-codec';
 import { payloadToJson, startCodecServer, type RunningCodecServer } from '../../worker/codec-server';
 import { loadCodecServerConfig } from '../../worker/codec-server-main';
-import { ConfigError } from '../../worker/config';
+import { ConfigError } from '../../common/connection';
 
 const TOKEN = 'unit-codec-token-abcdefghijklmnop';
 

@@ -4,12 +4,12 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { AesGcmPayloadCodec, UnknownCodecKeyError } from '../../worker/codec/aes-gcm-codec';
-import { dataConverterFromEnv, loadCodecConfig, parseCodecKeys } from '../../worker/codec/data-converter';
-import { failureConverter as encryptingFailureConverter } from '../../worker/codec/encrypting-failure-converter';
-import { failureConverter as sanitizingFailureConverter } from '../../worker/codec/failure-converter';
-import { decodePayloadProto, encodePayloadProto } from '../../worker/codec/payload-proto';
-import { ConfigError } from '../../worker/config';
+import { AesGcmPayloadCodec, UnknownCodecKeyError } from '../../common/codec/aes-gcm-codec';
+import { dataConverterFromEnv, loadCodecConfig, parseCodecKeys } from '../../common/codec/data-converter';
+import { failureConverter as encryptingFailureConverter } from '../../common/codec/encrypting-failure-converter';
+import { failureConverter as sanitizingFailureConverter } from '../../common/codec/failure-converter';
+import { decodePayloadProto, encodePayloadProto } from '../../common/codec/payload-proto';
+import { ConfigError } from '../../common/connection';
 
 const key = (id: string) => ({ id, key: randomBytes(32) });
 const text = (p: Payload) => Buffer.from(p.data ?? []).toString('utf8');

@@ -6,16 +6,10 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { InvalidInputError, OnboardingClient } from '../../client';
 import { START_OPTIONS, UsageError, onboardingRequestFromFlags, parseCommandArgs } from '../../client/cli/args';
 import { describeCliError, run } from '../../client/cli/main';
-import {
-  KNOWN_SCOPES,
-  MAX_CREDITS,
-  WEBHOOK_EVENT_TYPES,
-  onboardingWorkflowId,
-  parseOnboardingInput,
-  type OnboardingRequest,
-} from '../../workflows/onboarding-input';
-import { MAX_SCHEDULE_AHEAD_MS, parseLifecycleRequest } from '../../workflows/lifecycle-input';
+import { KNOWN_SCOPES, MAX_CREDITS, WEBHOOK_EVENT_TYPES, parseOnboardingInput, type OnboardingRequest } from '../../common/onboarding-input';
+import { MAX_SCHEDULE_AHEAD_MS, parseLifecycleRequest } from '../../common/lifecycle-input';
 import { connectTestTemporal, uniqueTaskQueue, type TemporalTestContext } from '../helpers/temporal';
+import { onboardingWorkflowId } from '../../common/ids';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 

@@ -6,14 +6,14 @@ import { Client, Connection } from '@temporalio/client';
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
 import { LayersClient } from '../../activities/layers';
 import { RedactingLogger } from '../../worker/logging';
-import { dataConverterWithCodec } from '../../worker/codec/data-converter';
-import { onboardingWorkflowId } from '../../workflows/onboarding-input';
+import { dataConverterWithCodec } from '../../common/codec/data-converter';
 import { emulatorControl, startEmulator, type RunningEmulator } from '../helpers/emulator';
 import { uniqueExternalId } from '../helpers/onboarding-env';
 import { readTestSecrets, recordTestSecrets } from '../helpers/secret-registry';
 import { eventually, uniqueTaskQueue } from '../helpers/temporal';
 import { findSecretShapes, historyText, TEST_CODEC_KEYS_ENV, testCodec } from './helpers';
 import { startSinkReceiver } from './sink-receiver';
+import { onboardingWorkflowId } from '../../common/ids';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TSX = require.resolve('tsx/cli');

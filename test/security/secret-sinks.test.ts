@@ -12,7 +12,8 @@ import {
   signSecretSinkBody,
   type ShownOnceSecret,
 } from '../../activities/secret-sinks';
-import { ConfigError, loadLayersConfig } from '../../worker/config';
+import { ConfigError } from '../../common/connection';
+import { loadLayersConfig } from '../../worker/config';
 import { startSinkReceiver } from './sink-receiver';
 
 const KEY = 'sink-signing-key-0123456789abcdef0123456789';

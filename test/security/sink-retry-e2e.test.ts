@@ -1,11 +1,11 @@
 import { LayersClient } from '../../activities/layers';
 import { FileSecretSink, HttpSecretSink, type SecretSink, type ShownOnceSecret } from '../../activities/secret-sinks';
-import { onboardingWorkflowId } from '../../workflows/onboarding-input';
 import { childrenOf } from '../helpers/emulator';
 import { acmeCoffee } from '../helpers/onboarding-env';
 import { recordTestSecrets } from '../helpers/secret-registry';
 import { historyText, startSecurityEnv, type SecurityEnv } from './helpers';
 import { startSinkReceiver } from './sink-receiver';
+import { onboardingWorkflowId } from '../../common/ids';
 
 const HMAC_KEY = 'e2e-sink-signing-key-0123456789abcdef0123';
 

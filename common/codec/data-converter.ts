@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { DataConverter } from '@temporalio/common';
-import { ConfigError } from '../config';
+import { ConfigError } from '../../common/connection';
 import { AesGcmPayloadCodec, KEY_ID_PATTERN, type CodecKey } from './aes-gcm-codec';
 
 type Env = Record<string, string | undefined>;

@@ -4,7 +4,7 @@ import {
   type PayloadConverter,
   type ProtoFailure,
 } from '@temporalio/common';
-import { redactSecrets } from '../../activities/layers/redact';
+import { redactSecrets } from '../redact';
 
 // Loaded by path (`failureConverterPath`): the worker requires it for activities and bundles it into
 // the workflow sandbox, so it stays pure — no Node built-ins, nothing but @temporalio/common and the

@@ -50,3 +50,17 @@ export interface OnboardingStatus {
 export const onboardingStatusQuery = defineQuery<OnboardingStatus>('status');
 /** The partner topped up its parent wallet: re-try an allocation that was short of funds now. */
 export const parentFundedSignal = defineSignal('parentFunded');
+
+export interface OnboardingOptions {
+  /** Look for an existing child with this externalId before creating one (set when re-running a failed onboarding). */
+  reconcile?: boolean;
+  /** How long to wait between checks while blocked; tests shorten these. */
+  timing?: {
+    killSwitchBackoffMs?: { initial: number; max: number };
+    fundsRecheckMs?: number;
+    /** How long one Layers call may take before Temporal retries it (a worker that died mid-call). */
+    activityTimeoutMs?: number;
+    /** Cap on the backoff between attempts of one Layers call. */
+    retryMaxIntervalMs?: number;
+  };
+}

@@ -166,10 +166,3 @@ export function parseOnboardingInput(input: unknown): ParseResult<OnboardingInpu
   return result.success ? { ok: true, value: result.data } : { ok: false, errors: describeIssues(result.error) };
 }
 
-export function onboardingWorkflowId(externalId: string): string {
-  return `onboarding/${externalId}`;
-}
-
-export function customerWorkflowId(externalId: string): string {
-  return `customer/${externalId}`;
-}

@@ -29,3 +29,11 @@ export interface LayersFailureDetails {
   /** Contract errors only: the offending field's dotted path. */
   field?: string;
 }
+
+/** ApplicationFailure types the orchestrator's own workflows fail with; clients match on these strings. */
+export const WorkflowFailureType = {
+  invalidOnboardingInput: 'InvalidOnboardingInput',
+  onboardingStopped: 'OnboardingStopped',
+  customerNotFound: 'CustomerNotFound',
+  customerOnboardingFailed: 'CustomerOnboardingFailed',
+} as const;

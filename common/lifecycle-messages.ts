@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ChurnRequest, PauseRequest, ReactivateRequest, ResumeRequest } from './lifecycle-input';
-import type { OnboardingOptions } from './onboarding';
+import type { OnboardingOptions } from './onboarding-messages';
 import type { OnboardingRequest } from './onboarding-input';
 
 export const LIFECYCLE_STATES = ['onboarding', 'active', 'suspended', 'offboarding', 'archived', 'failed'] as const;
@@ -74,18 +74,3 @@ export const reactivateSignal = defineSignal<[ReactivateRequest]>('reactivate');
 export const pauseUpdate = defineUpdate<CustomerStatus, [PauseRequest]>('pauseCustomer');
 export const resumeUpdate = defineUpdate<CustomerStatus, [ResumeRequest]>('resumeCustomer');
 export const churnUpdate = defineUpdate<CustomerStatus, [ChurnRequest]>('churnCustomer');
-
-// Between the customer workflow and its children.
-export const orgCreatedSignal = defineSignal<[{ orgId: string }]>('orgCreated');
-export const stopOnboardingSignal = defineSignal<[{ reason: string }]>('stopOnboarding');
-export const orgSuspendedSignal = defineSignal<[{ orgId: string }]>('orgSuspended');
-/** Ends a suspension: `resume: true` lifts it, `false` leaves the org suspended (a churn follows). */
-export const endSuspensionSignal = defineSignal<[{ resume: boolean; reason: string }]>('endSuspension');
-
-export function suspendWorkflowId(externalId: string, n: number): string {
-  return `suspend/${externalId}/${n}`;
-}
-
-export function offboardingWorkflowId(externalId: string): string {
-  return `offboarding/${externalId}`;
-}
