@@ -68,7 +68,10 @@ export async function handleControl(
     const usage = /^\/_emulator\/organizations\/([^/]+)\/usage$/.exec(path);
     if (route === 'GET /_emulator/state') {
       const parent = store.orgs.get(emu.parentOrganizationId);
-      ok({ ...store.snapshot(emu.parentOrganizationId, parent?.killSwitch ?? false), faults: emu.faults?.toJson() ?? null });
+      ok({
+        ...store.snapshot(emu.parentOrganizationId, parent?.killSwitch ?? false),
+        faults: emu.faults?.toJson() ?? null,
+      });
       return;
     }
     if (route === 'POST /_emulator/reset') {
@@ -92,11 +95,18 @@ export async function handleControl(
     }
     if (route === 'POST /_emulator/clock') {
       const b = bodyObject(parse(raw), ['advanceMs', 'freeze']);
-      const advance = (integer(b.advanceMs, 'advanceMs', 0, { required: b.freeze === undefined }) as number | undefined) ?? 0;
+      const advance =
+        (integer(b.advanceMs, 'advanceMs', 0, { required: b.freeze === undefined }) as number | undefined) ??
+        0;
       const freeze = b.freeze === undefined ? undefined : bool(b.freeze, 'freeze');
       store.moveClock(advance, freeze);
       store.onChange();
-      ok({ now: iso(store.now()), nowMs: store.now(), offsetMs: store.clockOffsetMs, frozen: store.frozenAt !== null });
+      ok({
+        now: iso(store.now()),
+        nowMs: store.now(),
+        offsetMs: store.clockOffsetMs,
+        frozen: store.frozenAt !== null,
+      });
       return;
     }
     if (route === 'POST /_emulator/parent/credits') {
@@ -110,7 +120,13 @@ export async function handleControl(
       const ev = store.mint(orgId, credits, 'Partner credit purchase');
       store.onChange();
       const w = store.wallet(orgId);
-      ok({ organizationId: orgId, credits, balance: w.balance, available: Store.available(w), eventId: ev.eventId });
+      ok({
+        organizationId: orgId,
+        credits,
+        balance: w.balance,
+        available: Store.available(w),
+        eventId: ev.eventId,
+      });
       return;
     }
     if (route === 'POST /_emulator/kill-switch') {
@@ -126,7 +142,8 @@ export async function handleControl(
       }
       const org = store.orgs.get(optionalOrgId(emu, b)) as NonNullable<ReturnType<typeof store.orgs.get>>;
       if (b.on !== undefined) org.killSwitch = bool(b.on, 'on');
-      if (b.apiAccessRevoked !== undefined) org.apiAccessRevoked = bool(b.apiAccessRevoked, 'apiAccessRevoked');
+      if (b.apiAccessRevoked !== undefined)
+        org.apiAccessRevoked = bool(b.apiAccessRevoked, 'apiAccessRevoked');
       if (b.on === undefined && b.apiAccessRevoked === undefined) throw validation('on', 'is required');
       store.onChange();
       ok({ organizationId: org.id, killSwitch: org.killSwitch, apiAccessRevoked: org.apiAccessRevoked });
@@ -159,11 +176,15 @@ export async function handleControl(
       const scopes = scopesList(b.scopes);
       const orgId = optionalOrgId(emu, b);
       const org = store.orgs.get(orgId);
-      if (org?.status === 'archived') throw new ApiError('CONFLICT', 'The organization is archived.', { reason: 'archived' });
+      if (org?.status === 'archived')
+        throw new ApiError('CONFLICT', 'The organization is archived.', { reason: 'archived' });
       let tier = store.defaultTier;
       if (b.tier !== undefined) {
         if (typeof b.tier !== 'string' || !(b.tier in BUILTIN_TIERS || b.tier in store.customTiers)) {
-          throw validation('tier', 'must be standard, pilot, partner, unlimited or a custom tier set via /_emulator/rate-limits');
+          throw validation(
+            'tier',
+            'must be standard, pilot, partner, unlimited or a custom tier set via /_emulator/rate-limits',
+          );
         }
         tier = b.tier;
       }
@@ -186,7 +207,8 @@ export async function handleControl(
     if (route === 'POST /_emulator/parents') {
       const b = bodyObject(parse(raw), ['name', 'credits']);
       const credits = (integer(b.credits, 'credits', 0) as number | undefined) ?? emu.opts.parentCredits;
-      const name = typeof b.name === 'string' && b.name.length > 0 ? b.name : `Partner ${store.orgs.size + 1}`;
+      const name =
+        typeof b.name === 'string' && b.name.length > 0 ? b.name : `Partner ${store.orgs.size + 1}`;
       const created = store.createParentOrg(name, credits);
       store.onChange();
       ok({ organizationId: created.org.id, key: created.secret, apiKeyId: created.key.id }, 201);
@@ -243,7 +265,8 @@ export async function handleControl(
     }
     throw notFound('Control route');
   } catch (e) {
-    const err = e instanceof ApiError ? e : new ApiError('PLATFORM_ERROR', e instanceof Error ? e.message : String(e));
+    const err =
+      e instanceof ApiError ? e : new ApiError('PLATFORM_ERROR', e instanceof Error ? e.message : String(e));
     emu.send(res, err.status, err.body(requestId) as unknown as Json, err.headers);
   }
 }

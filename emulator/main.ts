@@ -50,7 +50,9 @@ async function main(): Promise<void> {
   console.log(`Layers emulator listening on ${emu.url} (API base URL ${emu.url}/v1)`);
   console.log(`LAYERS_BASE_URL=${emu.url}`);
   console.log(`LAYERS_PARENT_KEY=${emu.parentKey}`);
-  console.log(`parent organization ${emu.parentOrganizationId}, tier ${tier}${values['data-dir'] ? `, data dir ${values['data-dir']}` : ''}`);
+  console.log(
+    `parent organization ${emu.parentOrganizationId}, tier ${tier}${values['data-dir'] ? `, data dir ${values['data-dir']}` : ''}`,
+  );
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -27,7 +27,8 @@ export class RateLimiter {
 
   take(keyId: string, cls: EndpointClass, limits: TierLimits | null, now: number): RateDecision {
     if (limits === null) return UNLIMITED;
-    const limit = cls === 'read-light' ? limits.read : cls === 'write-light' ? limits.write : limits.longRunning;
+    const limit =
+      cls === 'read-light' ? limits.read : cls === 'write-light' ? limits.write : limits.longRunning;
     const id = `${keyId}|${cls}`;
     let b = this.buckets.get(id);
     if (!b || b.limit !== limit) {
@@ -42,7 +43,12 @@ export class RateLimiter {
       return { allowed: true, limit, remaining: Math.floor(b.tokens), retryAfterSeconds: 0 };
     }
     const msToToken = limit > 0 ? ((1 - b.tokens) * 60_000) / limit : 60_000;
-    return { allowed: false, limit, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil(msToToken / 1000)) };
+    return {
+      allowed: false,
+      limit,
+      remaining: 0,
+      retryAfterSeconds: Math.max(1, Math.ceil(msToToken / 1000)),
+    };
   }
 
   /** Forget the buckets of some keys (all when omitted), e.g. after a tier change. */

@@ -102,7 +102,8 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
   };
 
   /** For the caller's own wallet reads: its own org, or a direct child. */
-  const selfOrChild = (ctx: RequestCtx, id: string): Org => (id === ctx.acting.id ? ctx.acting : child(ctx, id));
+  const selfOrChild = (ctx: RequestCtx, id: string): Org =>
+    id === ctx.acting.id ? ctx.acting : child(ctx, id);
 
   const walletView = (orgId: string): { balance: number; available: number } => {
     const w = s().wallet(orgId);
@@ -167,7 +168,10 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
         const billingEmail = optionalEmail(b, 'billingEmail') ?? null;
         return { name, metadata, billingEmail };
       },
-      execute: (ctx, input: { name: string; metadata: Record<string, string>; billingEmail: string | null }) => {
+      execute: (
+        ctx,
+        input: { name: string; metadata: Record<string, string>; billingEmail: string | null },
+      ) => {
         const org = s().createChild(ctx.acting.id, input.name, input.metadata, input.billingEmail);
         return { status: 201, body: s().orgJson(org) };
       },
@@ -194,7 +198,10 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
           (o) => o.parentOrganizationId === ctx.acting.id && (q.status === null || o.status === q.status),
         );
         const page = paginate(all, q.limit, q.cursor);
-        return { status: 200, body: { items: page.items.map((o) => s().orgJson(o)), nextCursor: page.nextCursor } };
+        return {
+          status: 200,
+          body: { items: page.items.map((o) => s().orgJson(o)), nextCursor: page.nextCursor },
+        };
       },
     }),
     route({
@@ -308,7 +315,10 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
         const org = child(ctx, q.id);
         const all = [...s().keys.values()].filter((k) => k.organizationId === org.id);
         const page = paginate(all, q.limit, q.cursor);
-        return { status: 200, body: { items: page.items.map((k) => s().keyJson(k)), nextCursor: page.nextCursor } };
+        return {
+          status: 200,
+          body: { items: page.items.map((k) => s().keyJson(k)), nextCursor: page.nextCursor },
+        };
       },
     }),
     route({
@@ -423,7 +433,14 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
       },
       execute: (
         ctx,
-        q: { id: string; eventType: string | null; since: number | null; until: number | null; limit: number; cursor: number | null },
+        q: {
+          id: string;
+          eventType: string | null;
+          since: number | null;
+          until: number | null;
+          limit: number;
+          cursor: number | null;
+        },
       ) => {
         const org = selfOrChild(ctx, q.id);
         const all = (s().ledgerByOrg.get(org.id) ?? []).filter(
@@ -433,7 +450,10 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
             (q.until === null || e.createdAt < q.until),
         );
         const page = paginate(all, q.limit, q.cursor);
-        return { status: 200, body: { items: page.items.map((e) => s().ledgerJson(e)), nextCursor: page.nextCursor } };
+        return {
+          status: 200,
+          body: { items: page.items.map((e) => s().ledgerJson(e)), nextCursor: page.nextCursor },
+        };
       },
     }),
     route({
@@ -453,11 +473,23 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
       idempotency: 'optional',
       validate: (ctx) => {
         const id = orgIdParam(ctx);
-        const b = bodyObject(ctx.body, ['monthlyCreditCap', 'refillThreshold', 'refillAmount', 'autoRefillEnabled']);
+        const b = bodyObject(ctx.body, [
+          'monthlyCreditCap',
+          'refillThreshold',
+          'refillAmount',
+          'autoRefillEnabled',
+        ]);
         if (b.autoRefillEnabled !== undefined) {
-          throw validation('autoRefillEnabled', 'is derived (read-only); set refillThreshold and refillAmount instead');
+          throw validation(
+            'autoRefillEnabled',
+            'is derived (read-only); set refillThreshold and refillAmount instead',
+          );
         }
-        const patch: { monthlyCreditCap?: number | null; refillThreshold?: number | null; refillAmount?: number | null } = {};
+        const patch: {
+          monthlyCreditCap?: number | null;
+          refillThreshold?: number | null;
+          refillAmount?: number | null;
+        } = {};
         const cap = integer(b.monthlyCreditCap, 'monthlyCreditCap', 0, { nullable: true });
         const threshold = integer(b.refillThreshold, 'refillThreshold', 0, { nullable: true });
         const amount = integer(b.refillAmount, 'refillAmount', 1, { nullable: true });
@@ -488,7 +520,8 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
         const b = bodyObject(ctx.body, null);
         const name = requiredString(b, 'name', 1, 128);
         const timezone = requiredString(b, 'timezone', 1, 64);
-        if (!isValidTimezone(timezone)) throw validation('timezone', 'must be an IANA time zone such as America/Los_Angeles');
+        if (!isValidTimezone(timezone))
+          throw validation('timezone', 'must be an IANA time zone such as America/Los_Angeles');
         const customerExternalId = optionalString(b, 'customerExternalId', 1, 128) ?? null;
         return { name, timezone, customerExternalId };
       },
@@ -529,13 +562,16 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
         const seen = new Set<string>();
         for (const e of events) {
           if (typeof e !== 'string' || !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(e)) {
-            throw validation('events', `unknown event type ${JSON.stringify(e)}`, { knownEvents: WEBHOOK_EVENT_TYPES });
+            throw validation('events', `unknown event type ${JSON.stringify(e)}`, {
+              knownEvents: WEBHOOK_EVENT_TYPES,
+            });
           }
           if (seen.has(e)) throw validation('events', `duplicate event type ${e}`);
           seen.add(e);
         }
         const scope = b.scope === undefined ? 'own' : b.scope;
-        if (scope !== 'own' && scope !== 'all_children') throw validation('scope', 'must be "own" or "all_children"');
+        if (scope !== 'own' && scope !== 'all_children')
+          throw validation('scope', 'must be "own" or "all_children"');
         if (scope === 'all_children' && !ctx.key.scopes.includes('org:admin')) {
           throw forbiddenScope('scope "all_children" requires a key with org:admin.', {
             reason: 'missing_scope',
@@ -544,11 +580,23 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
         }
         const description = optionalString(b, 'description', 0, 500) ?? null;
         const metadata = metadataMap(b.metadata) ?? {};
-        return { url, events: events as string[], description, metadata, scope: scope as 'own' | 'all_children' };
+        return {
+          url,
+          events: events as string[],
+          description,
+          metadata,
+          scope: scope as 'own' | 'all_children',
+        };
       },
       execute: (
         ctx,
-        input: { url: string; events: string[]; description: string | null; metadata: Record<string, string>; scope: 'own' | 'all_children' },
+        input: {
+          url: string;
+          events: string[];
+          description: string | null;
+          metadata: Record<string, string>;
+          scope: 'own' | 'all_children';
+        },
       ) => {
         const org = writableActing(ctx);
         const ep = s().createEndpoint(org.id, input, newSigningSecret());
@@ -566,9 +614,14 @@ export function buildRoutes(getStore: () => Store): RouteDef<unknown>[] {
         cursor: cursorParam(ctx.query.get('cursor')),
       }),
       execute: (ctx, q: { limit: number; cursor: number | null }) => {
-        const all = [...s().endpoints.values()].filter((e) => e.organizationId === ctx.acting.id && e.status === 'enabled');
+        const all = [...s().endpoints.values()].filter(
+          (e) => e.organizationId === ctx.acting.id && e.status === 'enabled',
+        );
         const page = paginate(all, q.limit, q.cursor);
-        return { status: 200, body: { items: page.items.map((e) => s().endpointJson(e)), nextCursor: page.nextCursor } };
+        return {
+          status: 200,
+          body: { items: page.items.map((e) => s().endpointJson(e)), nextCursor: page.nextCursor },
+        };
       },
     }),
     route({

@@ -75,9 +75,11 @@ const PARENT_NAME = 'Layers Partner (emulator)';
 
 export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
   const tier = o.tier ?? 'partner';
-  if (!(tier in BUILTIN_TIERS)) throw new Error(`unknown tier ${tier}: use standard, pilot, partner or unlimited`);
+  if (!(tier in BUILTIN_TIERS))
+    throw new Error(`unknown tier ${tier}: use standard, pilot, partner or unlimited`);
   const parentCredits = o.parentCredits ?? 100_000;
-  if (!Number.isSafeInteger(parentCredits) || parentCredits < 0) throw new Error('parentCredits must be an integer ≥ 0');
+  if (!Number.isSafeInteger(parentCredits) || parentCredits < 0)
+    throw new Error('parentCredits must be an integer ≥ 0');
   return {
     port: o.port ?? 4010,
     host: o.host ?? '127.0.0.1',
@@ -113,8 +115,18 @@ export class Emulator {
       // A key passed explicitly must work even against a state persisted with another one.
       const parentId = this.store.bootstrap.parentOrganizationId;
       const parentKey = this.store.keys.get(this.store.bootstrap.parentKeyId);
-      const k = this.store.createKey(parentId, 'partner admin key', parentKey?.scopes ?? [], this.store.defaultTier, opts.parentKey);
-      this.store.bootstrap = { parentOrganizationId: parentId, parentKeyId: k.key.id, parentKeySecret: opts.parentKey };
+      const k = this.store.createKey(
+        parentId,
+        'partner admin key',
+        parentKey?.scopes ?? [],
+        this.store.defaultTier,
+        opts.parentKey,
+      );
+      this.store.bootstrap = {
+        parentOrganizationId: parentId,
+        parentKeyId: k.key.id,
+        parentKeySecret: opts.parentKey,
+      };
     }
     this.webhooks = new WebhookDispatcher(() => this.store, {
       baseDelayMs: opts.webhookRetryBaseMs,
@@ -162,7 +174,11 @@ export class Emulator {
     this.faults = null;
     this.inFlight.clear();
     const b = this.store.bootstrap;
-    this.store = this.freshStore({ orgId: b.parentOrganizationId, keyId: b.parentKeyId, secret: b.parentKeySecret });
+    this.store = this.freshStore({
+      orgId: b.parentOrganizationId,
+      keyId: b.parentKeyId,
+      secret: b.parentKeySecret,
+    });
     this.wireStore();
     this.persister?.schedule();
   }
@@ -205,7 +221,10 @@ export class Emulator {
 
   // ------------------------------------------------------------------ pipeline
 
-  private match(method: string, path: string): { route: CompiledRoute; params: Record<string, string> } | null {
+  private match(
+    method: string,
+    path: string,
+  ): { route: CompiledRoute; params: Record<string, string> } | null {
     const parts = path.split('/');
     outer: for (const r of this.routes) {
       if (r.def.method !== method || r.parts.length !== parts.length) continue;
@@ -255,7 +274,13 @@ export class Emulator {
         else chunks.push(c);
       });
       req.on('end', () =>
-        resolve(tooLarge ? validation('body', 'must be at most 1 MiB') : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
+        resolve(
+          tooLarge
+            ? validation('body', 'must be at most 1 MiB')
+            : chunks.length === 1
+              ? chunks[0]
+              : Buffer.concat(chunks),
+        ),
       );
       req.on('error', () => resolve(Buffer.alloc(0)));
     });
@@ -298,10 +323,16 @@ export class Emulator {
     }
     const root = this.store.rootOf(org);
     if (root.killSwitch || org.killSwitch || root.apiAccessRevoked || org.apiAccessRevoked) {
-      throw new ApiError('KILL_SWITCH', 'The organization kill switch is on.', { scope: 'org', organizationId: org.id });
+      throw new ApiError('KILL_SWITCH', 'The organization kill switch is on.', {
+        scope: 'org',
+        organizationId: org.id,
+      });
     }
     if (org.parentOrganizationId !== null && org.status === 'suspended') {
-      throw new ApiError('KILL_SWITCH', 'This organization is suspended.', { scope: 'org', organizationId: org.id });
+      throw new ApiError('KILL_SWITCH', 'This organization is suspended.', {
+        scope: 'org',
+        organizationId: org.id,
+      });
     }
   }
 
@@ -344,9 +375,21 @@ export class Emulator {
       }
       const def = m.route.def;
       const idemHeader = req.headers['idempotency-key'];
-      fault = this.faults ? this.faults.decide(method, def.pattern, path, typeof idemHeader === 'string' ? idemHeader : undefined) : null;
+      fault = this.faults
+        ? this.faults.decide(
+            method,
+            def.pattern,
+            path,
+            typeof idemHeader === 'string' ? idemHeader : undefined,
+          )
+        : null;
       if (fault?.rateLimited) {
-        throw new ApiError('RATE_LIMITED', 'Rate limit exceeded (injected fault).', { injected: true }, { 'Retry-After': '1' });
+        throw new ApiError(
+          'RATE_LIMITED',
+          'Rate limit exceeded (injected fault).',
+          { injected: true },
+          { 'Retry-After': '1' },
+        );
       }
       if (fault?.beforeError) {
         throw new ApiError('PLATFORM_ERROR', 'Internal error (injected fault).', { injected: true });
@@ -392,7 +435,10 @@ export class Emulator {
         const h = req.headers['idempotency-key'];
         const v = Array.isArray(h) ? h[0] : h;
         if (v === undefined && def.idempotency === 'required') {
-          throw new ApiError('IDEMPOTENCY_REQUIRED', 'This money-movement route requires an Idempotency-Key header.');
+          throw new ApiError(
+            'IDEMPOTENCY_REQUIRED',
+            'This money-movement route requires an Idempotency-Key header.',
+          );
         }
         if (v !== undefined) {
           if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)) {
@@ -428,17 +474,29 @@ export class Emulator {
           const stored = live ? live.fingerprint : inflight;
           scopeKey = null; // not ours: never release someone else's reservation
           if (stored !== fingerprint) {
-            throw new ApiError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was already used with a different request.', {
-              reason: 'body_mismatch',
-            });
+            throw new ApiError(
+              'IDEMPOTENCY_CONFLICT',
+              'This Idempotency-Key was already used with a different request.',
+              {
+                reason: 'body_mismatch',
+              },
+            );
           }
           if (!live) {
-            throw new ApiError('IDEMPOTENCY_CONFLICT', 'A request with this Idempotency-Key is still being processed.', {
-              reason: 'in_flight',
-            });
+            throw new ApiError(
+              'IDEMPOTENCY_CONFLICT',
+              'A request with this Idempotency-Key is still being processed.',
+              {
+                reason: 'in_flight',
+              },
+            );
           }
           const replayBody =
-            def.markReplays && live.status >= 200 && live.status < 300 && typeof live.body === 'object' && live.body !== null
+            def.markReplays &&
+            live.status >= 200 &&
+            live.status < 300 &&
+            typeof live.body === 'object' &&
+            live.body !== null
               ? { ...(live.body as Record<string, Json>), replayed: true }
               : live.body;
           result = { status: live.status, body: replayBody };
@@ -487,9 +545,18 @@ export class Emulator {
       const err =
         e instanceof ApiError
           ? e
-          : new ApiError('PLATFORM_ERROR', 'Internal error.', { reason: e instanceof Error ? e.message : String(e) });
+          : new ApiError('PLATFORM_ERROR', 'Internal error.', {
+              reason: e instanceof Error ? e.message : String(e),
+            });
       if (!(e instanceof ApiError) && !this.opts.quiet) console.error('[layers-emulator] internal error', e);
-      return this.respond(req, res, routeKey, { status: err.status, body: err.body(requestId) as unknown as Json }, fault, err.headers);
+      return this.respond(
+        req,
+        res,
+        routeKey,
+        { status: err.status, body: err.body(requestId) as unknown as Json },
+        fault,
+        err.headers,
+      );
     }
   }
 
@@ -512,7 +579,9 @@ export class Emulator {
   }
 }
 
-export async function createEmulator(options: EmulatorOptions = {}): Promise<{ emulator: Emulator; url: string }> {
+export async function createEmulator(
+  options: EmulatorOptions = {},
+): Promise<{ emulator: Emulator; url: string }> {
   const emulator = new Emulator(resolveOptions(options));
   const url = await emulator.listen();
   return { emulator, url };

@@ -184,7 +184,8 @@ export interface LogEntry {
 
 export const GRACE_MS = 24 * 60 * 60 * 1000;
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-export const API_KEY_WARNING = "Store this secret now. It cannot be retrieved again. Rotate the key if it's lost.";
+export const API_KEY_WARNING =
+  "Store this secret now. It cannot be retrieved again. Rotate the key if it's lost.";
 const PARENT_SCOPES: Scope[] = [...KNOWN_SCOPES];
 
 export interface WebhookEventInput {
@@ -306,9 +307,22 @@ export class Store {
     secret?: string,
     ids: { orgId?: string; keyId?: string } = {},
   ): { org: Org; key: ApiKeyRec; secret: string } {
-    const org = this.insertOrg({ id: ids.orgId ?? newOrgId(), parentOrganizationId: null, name, metadata: {}, billingEmail: null });
+    const org = this.insertOrg({
+      id: ids.orgId ?? newOrgId(),
+      parentOrganizationId: null,
+      name,
+      metadata: {},
+      billingEmail: null,
+    });
     if (credits > 0) this.mint(org.id, credits, 'Initial partner credits');
-    const minted = this.createKey(org.id, 'partner admin key', PARENT_SCOPES, this.defaultTier, secret, ids.keyId);
+    const minted = this.createKey(
+      org.id,
+      'partner admin key',
+      PARENT_SCOPES,
+      this.defaultTier,
+      secret,
+      ids.keyId,
+    );
     return { org, key: minted.key, secret: minted.secret };
   }
 
@@ -357,12 +371,19 @@ export class Store {
     return 'active';
   }
 
-  createChild(parentId: string, name: string, metadata: Record<string, string>, billingEmail: string | null): Org {
+  createChild(
+    parentId: string,
+    name: string,
+    metadata: Record<string, string>,
+    billingEmail: string | null,
+  ): Org {
     return this.insertOrg({ id: newOrgId(), parentOrganizationId: parentId, name, metadata, billingEmail });
   }
 
   /** A new active org with an empty wallet. */
-  private insertOrg(fields: Pick<Org, 'id' | 'parentOrganizationId' | 'name' | 'metadata' | 'billingEmail'>): Org {
+  private insertOrg(
+    fields: Pick<Org, 'id' | 'parentOrganizationId' | 'name' | 'metadata' | 'billingEmail'>,
+  ): Org {
     const now = this.now();
     const org: Org = {
       ...fields,
@@ -419,7 +440,13 @@ export class Store {
    * Archive: revoke every child key, reclaim balance − reserved to the parent, mark archived.
    * Repeating it returns the original result (idempotent, nothing moves the second time).
    */
-  archive(org: Org): { id: string; status: 'archived'; archivedAt: string; reclaimedCredits: number; revokedApiKeys: number } {
+  archive(org: Org): {
+    id: string;
+    status: 'archived';
+    archivedAt: string;
+    reclaimedCredits: number;
+    revokedApiKeys: number;
+  } {
     if (org.status !== 'archived') {
       const now = this.now();
       let revoked = 0;
@@ -475,7 +502,13 @@ export class Store {
   ensureWallet(orgId: string): Wallet {
     let w = this.wallets.get(orgId);
     if (!w) {
-      w = { organizationId: orgId, balance: 0, reserved: 0, usedThisMonth: 0, usagePeriod: billingPeriod(this.now()) };
+      w = {
+        organizationId: orgId,
+        balance: 0,
+        reserved: 0,
+        usedThisMonth: 0,
+        usagePeriod: billingPeriod(this.now()),
+      };
       this.wallets.set(orgId, w);
     }
     return w;
@@ -498,7 +531,12 @@ export class Store {
 
   config(orgId: string): CreditConfig {
     return (
-      this.configs.get(orgId) ?? { organizationId: orgId, monthlyCreditCap: null, refillThreshold: null, refillAmount: null }
+      this.configs.get(orgId) ?? {
+        organizationId: orgId,
+        monthlyCreditCap: null,
+        refillThreshold: null,
+        refillAmount: null,
+      }
     );
   }
 
@@ -608,11 +646,15 @@ export class Store {
     const parentWallet = this.wallet(parentId);
     const parentAvailable = Store.available(parentWallet);
     if (credits > parentAvailable) {
-      throw new ApiError('BILLING_EXHAUSTED', 'Your parent wallet does not have enough credits for this allocation.', {
-        reason: 'insufficient_balance',
-        requested: credits,
-        available: parentAvailable,
-      });
+      throw new ApiError(
+        'BILLING_EXHAUSTED',
+        'Your parent wallet does not have enough credits for this allocation.',
+        {
+          reason: 'insufficient_balance',
+          requested: credits,
+          available: parentAvailable,
+        },
+      );
     }
     const t = this.transfer(parentId, child.id, credits, 'allocate', description, metadata);
     const w = this.wallet(child.id);
@@ -630,7 +672,11 @@ export class Store {
 
   patchCreditConfig(
     org: Org,
-    patch: { monthlyCreditCap?: number | null; refillThreshold?: number | null; refillAmount?: number | null },
+    patch: {
+      monthlyCreditCap?: number | null;
+      refillThreshold?: number | null;
+      refillAmount?: number | null;
+    },
   ): CreditConfig {
     if (org.status === 'archived') throw archivedConflict(org.id);
     const merged = { ...this.config(org.id), ...patch };
@@ -676,7 +722,12 @@ export class Store {
   }
 
   /** Content generation stand-in: reserve when work starts, settle or release when it ends. */
-  usage(org: Org, action: 'reserve' | 'settle' | 'release', credits: number, projectId: string | null): UsageResult {
+  usage(
+    org: Org,
+    action: 'reserve' | 'settle' | 'release',
+    credits: number,
+    projectId: string | null,
+  ): UsageResult {
     let ledgerEvent: LedgerEvent | null = null;
     let webhookEventId: string | null = null;
     let refill: Transfer | null = null;
@@ -722,7 +773,8 @@ export class Store {
       if (org.status === 'archived' && org.parentOrganizationId !== null) {
         // Reserved credits were left behind at archive; once released they go home too.
         const freed = Math.max(0, w.balance - w.reserved);
-        if (freed > 0) reclaimed = this.transfer(org.id, org.parentOrganizationId, freed, 'reclaim', null, {});
+        if (freed > 0)
+          reclaimed = this.transfer(org.id, org.parentOrganizationId, freed, 'reclaim', null, {});
       }
     }
     refill = this.maybeAutoRefill(org) ?? refill;
@@ -770,7 +822,13 @@ export class Store {
 
   createEndpoint(
     orgId: string,
-    input: { url: string; events: string[]; description: string | null; metadata: Record<string, string>; scope: 'own' | 'all_children' },
+    input: {
+      url: string;
+      events: string[];
+      description: string | null;
+      metadata: Record<string, string>;
+      scope: 'own' | 'all_children';
+    },
     signingSecret: string,
   ): WebhookEndpoint {
     const ep: WebhookEndpoint = {
@@ -793,9 +851,20 @@ export class Store {
    */
   emit(type: string, orgId: string, data: Record<string, Json>): string {
     const now = this.now();
-    const event: WebhookEventInput = { id: newWebhookEventId(now), type, organizationId: orgId, createdAt: now, data };
+    const event: WebhookEventInput = {
+      id: newWebhookEventId(now),
+      type,
+      organizationId: orgId,
+      createdAt: now,
+      data,
+    };
     const org = this.orgs.get(orgId);
-    const payload = JSON.stringify({ id: event.id, type, createdAt: iso(now), data: { organizationId: orgId, ...data } });
+    const payload = JSON.stringify({
+      id: event.id,
+      type,
+      createdAt: iso(now),
+      data: { organizationId: orgId, ...data },
+    });
     const created: string[] = [];
     for (const ep of this.endpoints.values()) {
       if (ep.status !== 'enabled' || !ep.events.includes(type)) continue;
@@ -940,7 +1009,11 @@ export class Store {
     const creditConfigs: Json[] = [];
     for (const org of this.orgs.values()) {
       if (org.parentOrganizationId === null) continue;
-      creditConfigs.push({ organizationId: org.id, ...this.configJson(org.id), configured: this.configs.has(org.id) });
+      creditConfigs.push({
+        organizationId: org.id,
+        ...this.configJson(org.id),
+        configured: this.configs.has(org.id),
+      });
     }
     return {
       now: iso(this.now()),

@@ -140,7 +140,12 @@ export class WebhookDispatcher {
     this.arm(d.id, delay);
   }
 
-  private finish(d: WebhookDelivery, status: 'delivered' | 'failed', lastStatus: number | null, error: string | null): void {
+  private finish(
+    d: WebhookDelivery,
+    status: 'delivered' | 'failed',
+    lastStatus: number | null,
+    error: string | null,
+  ): void {
     d.status = status;
     d.lastStatus = lastStatus;
     d.lastError = error;
