@@ -3,7 +3,19 @@
  * bucket per (key, class) whose capacity is the tier's per-minute limit and which refills
  * continuously at limit/60 tokens per second, on the emulator clock (so advancing the clock refills).
  */
-import type { TierLimits } from './store';
+export interface TierLimits {
+  read: number;
+  write: number;
+  longRunning: number;
+}
+
+/** Requests per minute (reads / writes / long-running) of the documented tiers; `unlimited` has none. */
+export const BUILTIN_TIERS: Record<string, TierLimits | null> = {
+  standard: { read: 120, write: 60, longRunning: 20 },
+  pilot: { read: 1200, write: 600, longRunning: 60 },
+  partner: { read: 6000, write: 3000, longRunning: 300 },
+  unlimited: null,
+};
 
 export type EndpointClass = 'read-light' | 'write-light' | 'long-running';
 

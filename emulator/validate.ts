@@ -154,15 +154,6 @@ export function scopesList(v: Json | undefined, field = 'scopes'): Scope[] {
   return v as Scope[];
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** `Idempotency-Key: string (UUID)` per the reference page. */
-export function idempotencyKey(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  if (!UUID.test(v)) throw validation('Idempotency-Key', 'must be a UUID');
-  return v.toLowerCase();
-}
-
 export function isValidTimezone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });

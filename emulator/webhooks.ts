@@ -11,7 +11,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { hmacHex } from './ids';
-import type { Store, WebhookDelivery } from './store';
+import type { Store } from './store';
+import type { WebhookDelivery } from './store/webhooks';
 
 export interface WebhookOptions {
   baseDelayMs: number;
