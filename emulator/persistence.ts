@@ -1,10 +1,8 @@
 /**
- * Optional persistence (--data-dir). The whole state is written as JSON to a temporary file which is
- * fsynced and then renamed over `emulator-state.json`: a rename is atomic, so a kill at any moment
- * leaves either the previous or the new state, never a torn file. Writes are debounced (coalesced
- * within `debounceMs` of the first change) and flushed synchronously on close.
+ * Optional persistence (--data-dir): the whole state as JSON in `<dataDir>/emulator-state.json`,
+ * written privately and atomically by ./state-file.ts. Writes are debounced (coalesced within
+ * `debounceMs` of the first change) and flushed synchronously on close.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { IdemRecord } from './idempotency';
 import type { TierLimits } from './ratelimit';
@@ -15,6 +13,7 @@ import { indexLedgerEvent, type LedgerEvent, type Transfer, type Wallet } from '
 import type { Org } from './store/organizations';
 import type { Project } from './store/projects';
 import type { WebhookDelivery, WebhookEndpoint } from './store/webhooks';
+import { preparePrivateDir, readPrivateFile, removeStaleTemps, writePrivateFileAtomic } from './state-file';
 
 export const STATE_FILE = 'emulator-state.json';
 
@@ -105,19 +104,14 @@ export class Persister {
     private readonly snapshot: () => PersistedState,
     private readonly debounceMs = 50,
   ) {
-    fs.mkdirSync(dataDir, { recursive: true });
+    preparePrivateDir(dataDir);
     this.file = path.join(dataDir, STATE_FILE);
+    removeStaleTemps(this.file);
   }
 
   load(): PersistedState | null {
-    let text: string;
-    try {
-      text = fs.readFileSync(this.file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    return JSON.parse(text) as PersistedState;
+    const text = readPrivateFile(this.file);
+    return text === null ? null : (JSON.parse(text) as PersistedState);
   }
 
   schedule(): void {
@@ -142,22 +136,6 @@ export class Persister {
   }
 
   private writeNow(): void {
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    const data = JSON.stringify(this.snapshot());
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(fd, data);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, this.file);
-    try {
-      const dirFd = fs.openSync(path.dirname(this.file), 'r');
-      fs.fsyncSync(dirFd);
-      fs.closeSync(dirFd);
-    } catch {
-      // Directory fsync is best-effort (not supported everywhere).
-    }
+    writePrivateFileAtomic(this.file, JSON.stringify(this.snapshot()));
   }
 }
