@@ -41,6 +41,11 @@ export interface EmulatorOptions {
   webhookMaxAttempts?: number;
   /** Per-attempt webhook request timeout (ms). Default 10000. */
   webhookTimeoutMs?: number;
+  /**
+   * When set (non-empty), every /_emulator/* request must carry it as `Authorization: Bearer <token>`
+   * or `X-Emulator-Token: <token>` (401 otherwise). The CLI reads it from EMULATOR_CONTROL_TOKEN.
+   */
+  controlToken?: string;
 }
 
 export interface ResolvedOptions {
@@ -54,6 +59,7 @@ export interface ResolvedOptions {
   webhookRetryBaseMs: number;
   webhookMaxAttempts: number;
   webhookTimeoutMs: number;
+  controlToken: string | null;
 }
 
 const PARENT_NAME = 'Layers Partner (emulator)';
@@ -76,6 +82,7 @@ export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
     webhookRetryBaseMs: o.webhookRetryBaseMs ?? 1000,
     webhookMaxAttempts: o.webhookMaxAttempts ?? 6,
     webhookTimeoutMs: o.webhookTimeoutMs ?? 10_000,
+    controlToken: o.controlToken ? o.controlToken : null,
   };
 }
 

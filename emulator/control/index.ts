@@ -1,6 +1,7 @@
 /**
  * The control API under /_emulator/ — not part of the Layers API. No API keys, no rate limits, no
  * faults, not counted in `requests`. Only served at the root: /v1/_emulator/... is a plain 404.
+ * Only loopback clients naming a loopback Host may use it, with the token when one is set (access.ts).
  * Handlers are grouped by what they act on, like the API routes.
  */
 import type http from 'node:http';
@@ -9,6 +10,7 @@ import { parseJsonBody, readBody, sendError, sendJson, type Target } from '../ht
 import { Router } from '../router';
 import type { Emulator } from '../server';
 import { bodyObject } from '../validate';
+import { checkControlAccess } from './access';
 import { creditControlRoutes } from './credits';
 import type { ControlCall, ControlRoute } from './kit';
 import { organizationControlRoutes } from './organizations';
@@ -32,6 +34,7 @@ export async function handleControl(
   res.setHeader('X-RateLimit-Endpoint-Class', method === 'GET' ? 'read-light' : 'write-light');
   const raw = await readBody(req);
   try {
+    checkControlAccess(req, emu.opts.controlToken);
     const m = router.match(method, path);
     if (!m) throw notFound('Control route');
     const call: ControlCall = {
