@@ -66,6 +66,19 @@ export function toPersisted(s: Store): PersistedState {
   };
 }
 
+/** A record as an older file may hold it: without the fields in K. */
+type Legacy<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+
+/** Fields added to version 1 later: an older file lacks them, and they take their defaults. */
+function upgrade(p: PersistedState): void {
+  const urls = new Map(p.endpoints.map((ep) => [ep.id, ep.url]));
+  for (const ep of p.endpoints as Legacy<WebhookEndpoint, 'rotation'>[]) ep.rotation ??= null;
+  for (const d of p.deliveries as Legacy<WebhookDelivery, 'url' | 'attemptLog'>[]) {
+    d.url ??= urls.get(d.endpointId) ?? '';
+    d.attemptLog ??= [];
+  }
+}
+
 /** Rebuild a store (tables and indexes) from its persisted form. */
 export function fromPersisted(p: PersistedState): Store {
   if (p.version !== 1) throw new Error(`unsupported emulator state version ${String(p.version)}`);
@@ -84,6 +97,7 @@ export function fromPersisted(p: PersistedState): Store {
   fill(s.keys, p.keys, (k) => k.id);
   for (const k of p.keys) s.keysByHash.set(k.secretHash, k.id);
   fill(s.projects, p.projects, (pr) => pr.id);
+  upgrade(p);
   fill(s.endpoints, p.endpoints, (ep) => ep.id);
   fill(s.deliveries, p.deliveries, (d) => d.id);
   fill(s.idempotency, p.idempotency, (r) => r.scopeKey);

@@ -1,6 +1,8 @@
 /**
  * Webhook endpoints (000 step 5, 002 firehose, CONTRACT.md "Webhooks"): create (the signing secret is
- * shown once), list without secrets, delete. Endpoints belong to the acting org.
+ * shown once), list without secrets, delete. Endpoints belong to the acting org: the parent key with
+ * `X-Layers-Organization: <child>` creates, lists and deletes the child's own endpoints; an endpoint
+ * of any other org is 404, exactly like an unknown id.
  */
 import { forbiddenScope, notFound, validation } from '../errors';
 import { newSigningSecret } from '../ids';
@@ -35,7 +37,11 @@ function eventTypes(events: Json | undefined): string[] {
   return [...seen];
 }
 
-/** `own` (default) or `all_children`; the firehose needs org:admin (403, decided from the key alone). */
+/**
+ * `own` (default) or `all_children`. The firehose needs org:admin (403, decided from the key alone),
+ * and an org that has children (422 for a child — e.g. the parent acting in it through
+ * X-Layers-Organization: orgs are one level deep; emulator decision).
+ */
 function endpointScope(ctx: RequestCtx, scope: Json | undefined): EndpointInput['scope'] {
   const v = scope === undefined ? 'own' : scope;
   if (v !== 'own' && v !== 'all_children') throw validation('scope', 'must be "own" or "all_children"');
@@ -43,6 +49,11 @@ function endpointScope(ctx: RequestCtx, scope: Json | undefined): EndpointInput[
     throw forbiddenScope('scope "all_children" requires a key with org:admin.', {
       reason: 'missing_scope',
       requiredScope: 'org:admin',
+    });
+  }
+  if (v === 'all_children' && ctx.acting.parentOrganizationId !== null) {
+    throw validation('scope', 'must be "own" for a child organization (it has no children)', {
+      reason: 'child_has_no_children',
     });
   }
   return v;
@@ -68,7 +79,7 @@ const list = route('GET', '/v1/webhook-endpoints', null, {
   validate: (ctx) => pageQuery(ctx, 100),
   execute: (ctx, q: { limit: number; cursor: number | null }) => {
     const all = [...ctx.store.endpoints.values()].filter(
-      (e) => e.organizationId === ctx.acting.id && e.status === 'enabled',
+      (e) => e.organizationId === ctx.acting.id && e.status !== 'deleted',
     );
     return page(all, q, endpointJson);
   },

@@ -11,6 +11,7 @@ import { configJson } from './credit-config';
 import { balances, ensureWallet, mint, transfer } from './credits';
 import type { Store } from './index';
 import { projectCount } from './projects';
+import { disableEndpointsOf } from './webhooks';
 
 export type OrgStatus = 'active' | 'suspended' | 'archived';
 
@@ -135,7 +136,8 @@ export function patchMetadata(s: Store, org: Org, patch: Record<string, string>)
 }
 
 /**
- * Archive: revoke every child key, reclaim balance − reserved to the parent, mark archived.
+ * Archive: revoke every child key, reclaim balance − reserved to the parent, disable the child's
+ * own webhook endpoints (emulator decision), mark archived.
  * Repeating it returns the original result (idempotent, nothing moves the second time).
  */
 export function archive(s: Store, org: Org): ArchiveResult {
@@ -146,6 +148,7 @@ export function archive(s: Store, org: Org): ArchiveResult {
     if (reclaimable > 0 && org.parentOrganizationId !== null) {
       transfer(s, org.id, org.parentOrganizationId, reclaimable, 'reclaim', null, {});
     }
+    disableEndpointsOf(s, org.id);
     org.status = 'archived';
     org.archivedAt = now;
     org.updatedAt = now;

@@ -7,7 +7,7 @@ import { available, conservation, ledgerJson, transferJson, wallet } from './cre
 import type { Store } from './index';
 import { orgJson } from './organizations';
 import { projectJson } from './projects';
-import { deliveryJson, endpointJson } from './webhooks';
+import { deliveryJson, endpointStateJson } from './webhooks';
 
 export function snapshot(s: Store, parentOrganizationId: string, killSwitch: boolean): Record<string, Json> {
   const orgs = [...s.orgs.values()];
@@ -39,7 +39,7 @@ export function snapshot(s: Store, parentOrganizationId: string, killSwitch: boo
       .filter((o) => o.parentOrganizationId !== null)
       .map((o) => ({ organizationId: o.id, ...configJson(s, o.id), configured: s.configs.has(o.id) })),
     projects: [...s.projects.values()].map(projectJson),
-    webhookEndpoints: [...s.endpoints.values()].map(endpointJson),
+    webhookEndpoints: [...s.endpoints.values()].map(endpointStateJson),
     webhookDeliveries: [...s.deliveries.values()].map(deliveryJson),
     idempotencyKeys: s.idempotency.size,
     totals: conservation(s),
