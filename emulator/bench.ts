@@ -24,10 +24,18 @@ const CONCURRENCY = Number(values.concurrency);
 const MAX_MS = Number(values['max-seconds']) * 1000;
 
 async function startServer(): Promise<{ url: string; key: string; stop: () => void }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'main.ts'), '--port', '0', '--quiet'], {
-    env: { ...process.env, LAYERS_EMULATOR_TIER: 'unlimited', LAYERS_EMULATOR_PARENT_CREDITS: '1000000000' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, 'main.ts'), '--port', '0', '--quiet'],
+    {
+      env: {
+        ...process.env,
+        LAYERS_EMULATOR_TIER: 'unlimited',
+        LAYERS_EMULATOR_PARENT_CREDITS: '1000000000',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`emulator did not start: ${out}`)), 30_000);
@@ -54,7 +62,12 @@ interface Phase {
   errors: number;
 }
 
-async function phase(name: string, pool: Pool, make: () => Parameters<Pool['request']>[0], expected: number): Promise<Phase> {
+async function phase(
+  name: string,
+  pool: Pool,
+  make: () => Parameters<Pool['request']>[0],
+  expected: number,
+): Promise<Phase> {
   const latencies: number[] = [];
   let sent = 0;
   let errors = 0;
@@ -72,8 +85,17 @@ async function phase(name: string, pool: Pool, make: () => Parameters<Pool['requ
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const seconds = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
-  const pct = (p: number): number => Number(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))].toFixed(2));
-  return { name, requests: latencies.length, seconds: Number(seconds.toFixed(2)), perSecond: Math.round(latencies.length / seconds), p50ms: pct(0.5), p99ms: pct(0.99), errors };
+  const pct = (p: number): number =>
+    Number(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))].toFixed(2));
+  return {
+    name,
+    requests: latencies.length,
+    seconds: Number(seconds.toFixed(2)),
+    perSecond: Math.round(latencies.length / seconds),
+    p50ms: pct(0.5),
+    p99ms: pct(0.99),
+    errors,
+  };
 }
 
 async function main(): Promise<void> {
@@ -104,7 +126,9 @@ async function main(): Promise<void> {
         200,
       ),
     ];
-    console.log(`node ${process.versions.node}, ${CONCURRENCY} keep-alive connections, loopback, unlimited tier`);
+    console.log(
+      `node ${process.versions.node}, ${CONCURRENCY} keep-alive connections, loopback, unlimited tier`,
+    );
     console.table(results);
   } finally {
     await pool.close();

@@ -41,7 +41,9 @@ export class ApiError extends Error {
     this.status = STATUS_OF[code];
   }
 
-  body(requestId: string): { error: { code: ErrorCode; message: string; requestId: string; details?: Details } } {
+  body(requestId: string): {
+    error: { code: ErrorCode; message: string; requestId: string; details?: Details };
+  } {
     const error: { code: ErrorCode; message: string; requestId: string; details?: Details } = {
       code: this.code,
       message: this.message,
@@ -57,7 +59,8 @@ export const validation = (field: string, reason: string, extra?: Details): ApiE
 
 export const notFound = (what = 'Resource'): ApiError => new ApiError('NOT_FOUND', `${what} not found.`);
 
-export const conflict = (message: string, details: Details): ApiError => new ApiError('CONFLICT', message, details);
+export const conflict = (message: string, details: Details): ApiError =>
+  new ApiError('CONFLICT', message, details);
 
 export const archivedConflict = (orgId: string): ApiError =>
   conflict('The organization is archived; an archived organization is terminal.', {

@@ -55,7 +55,8 @@ function seedNumber(seed: Json | undefined): number {
 
 function probability(v: Json | undefined, field: string): number {
   if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw validation(field, 'must be a probability between 0 and 1');
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+    throw validation(field, 'must be a probability between 0 and 1');
   return v;
 }
 
@@ -69,9 +70,13 @@ function respondWith(v: Json | undefined, field: string): FaultRule['respondWith
   if (v === undefined || v === null) return null;
   if (!isObject(v)) throw validation(field, 'must be {code, message}');
   if (typeof v.code !== 'string' || !(v.code in STATUS_OF)) {
-    throw validation(`${field}.code`, `must be a documented error code: ${Object.keys(STATUS_OF).join(', ')}`);
+    throw validation(
+      `${field}.code`,
+      `must be a documented error code: ${Object.keys(STATUS_OF).join(', ')}`,
+    );
   }
-  if (typeof v.message !== 'string' || v.message.length === 0) throw validation(`${field}.message`, 'must be a non-empty string');
+  if (typeof v.message !== 'string' || v.message.length === 0)
+    throw validation(`${field}.message`, 'must be a non-empty string');
   return { code: v.code as ErrorCode, message: v.message };
 }
 
@@ -135,7 +140,8 @@ export class FaultPlan {
 
   /** The first rule matching this request decides; null when none matches. */
   decide(method: string, pattern: string, actualPath: string, idempotencyKey?: string): FaultDecision | null {
-    const firstAttempt = idempotencyKey !== undefined && !this.seenKeys.has(`${method} ${actualPath} ${idempotencyKey}`);
+    const firstAttempt =
+      idempotencyKey !== undefined && !this.seenKeys.has(`${method} ${actualPath} ${idempotencyKey}`);
     if (idempotencyKey !== undefined) this.seenKeys.add(`${method} ${actualPath} ${idempotencyKey}`);
     const idx = this.rules.findIndex(
       (r) =>

@@ -1,7 +1,8 @@
 /**
  * CLI: `npm run emulator -- --port 4010 --host 127.0.0.1 --data-dir .data/emulator`
  * Env: LAYERS_EMULATOR_PARENT_KEY, LAYERS_EMULATOR_PARENT_CREDITS (default 100000),
- *      LAYERS_EMULATOR_TIER (default partner), LAYERS_EMULATOR_WEBHOOK_RETRY_BASE_MS (default 1000).
+ *      LAYERS_EMULATOR_TIER (default partner), LAYERS_EMULATOR_WEBHOOK_RETRY_BASE_MS (default 1000),
+ *      EMULATOR_CONTROL_TOKEN (unset: the /_emulator/* control API needs no token).
  */
 import { parseArgs } from 'node:util';
 import { startEmulator, type BuiltinTier } from './index';
@@ -46,11 +47,17 @@ async function main(): Promise<void> {
     parentCredits: intEnv('LAYERS_EMULATOR_PARENT_CREDITS'),
     tier,
     webhookRetryBaseMs: intEnv('LAYERS_EMULATOR_WEBHOOK_RETRY_BASE_MS'),
+    controlToken: process.env.EMULATOR_CONTROL_TOKEN || undefined,
   });
   console.log(`Layers emulator listening on ${emu.url} (API base URL ${emu.url}/v1)`);
   console.log(`LAYERS_BASE_URL=${emu.url}`);
   console.log(`LAYERS_PARENT_KEY=${emu.parentKey}`);
-  console.log(`parent organization ${emu.parentOrganizationId}, tier ${tier}${values['data-dir'] ? `, data dir ${values['data-dir']}` : ''}`);
+  console.log(
+    `parent organization ${emu.parentOrganizationId}, tier ${tier}${values['data-dir'] ? `, data dir ${values['data-dir']}` : ''}`,
+  );
+  console.log(
+    `control API ${emu.url}/_emulator/* (loopback only${process.env.EMULATOR_CONTROL_TOKEN ? ', EMULATOR_CONTROL_TOKEN required' : ''})`,
+  );
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -3,7 +3,19 @@
  * bucket per (key, class) whose capacity is the tier's per-minute limit and which refills
  * continuously at limit/60 tokens per second, on the emulator clock (so advancing the clock refills).
  */
-import type { TierLimits } from './store';
+export interface TierLimits {
+  read: number;
+  write: number;
+  longRunning: number;
+}
+
+/** Requests per minute (reads / writes / long-running) of the documented tiers; `unlimited` has none. */
+export const BUILTIN_TIERS: Record<string, TierLimits | null> = {
+  standard: { read: 120, write: 60, longRunning: 20 },
+  pilot: { read: 1200, write: 600, longRunning: 60 },
+  partner: { read: 6000, write: 3000, longRunning: 300 },
+  unlimited: null,
+};
 
 export type EndpointClass = 'read-light' | 'write-light' | 'long-running';
 
@@ -27,7 +39,8 @@ export class RateLimiter {
 
   take(keyId: string, cls: EndpointClass, limits: TierLimits | null, now: number): RateDecision {
     if (limits === null) return UNLIMITED;
-    const limit = cls === 'read-light' ? limits.read : cls === 'write-light' ? limits.write : limits.longRunning;
+    const limit =
+      cls === 'read-light' ? limits.read : cls === 'write-light' ? limits.write : limits.longRunning;
     const id = `${keyId}|${cls}`;
     let b = this.buckets.get(id);
     if (!b || b.limit !== limit) {
@@ -42,7 +55,12 @@ export class RateLimiter {
       return { allowed: true, limit, remaining: Math.floor(b.tokens), retryAfterSeconds: 0 };
     }
     const msToToken = limit > 0 ? ((1 - b.tokens) * 60_000) / limit : 60_000;
-    return { allowed: false, limit, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil(msToToken / 1000)) };
+    return {
+      allowed: false,
+      limit,
+      remaining: 0,
+      retryAfterSeconds: Math.max(1, Math.ceil(msToToken / 1000)),
+    };
   }
 
   /** Forget the buckets of some keys (all when omitted), e.g. after a tier change. */

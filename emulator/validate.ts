@@ -8,10 +8,28 @@ import { validation } from './errors';
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type JsonObject = { [k: string]: Json };
 
-export const KNOWN_SCOPES = ['org:admin', 'projects:read', 'projects:write', 'content:read', 'content:write'] as const;
+export const KNOWN_SCOPES = [
+  'org:admin',
+  'projects:read',
+  'projects:write',
+  'content:read',
+  'content:write',
+] as const;
 export type Scope = (typeof KNOWN_SCOPES)[number];
-export const WEBHOOK_EVENT_TYPES = ['content.generated', 'post.published', 'job.completed', 'test.ping'] as const;
-export const LEDGER_EVENT_TYPES = ['usage', 'refund', 'grant', 'purchase', 'adjustment', 'allocation'] as const;
+export const WEBHOOK_EVENT_TYPES = [
+  'content.generated',
+  'post.published',
+  'job.completed',
+  'test.ping',
+] as const;
+export const LEDGER_EVENT_TYPES = [
+  'usage',
+  'refund',
+  'grant',
+  'purchase',
+  'adjustment',
+  'allocation',
+] as const;
 
 const ID_BODY = /^[A-Za-z0-9_-]{1,100}$/;
 
@@ -53,7 +71,12 @@ export function requiredString(obj: JsonObject, field: string, min: number, max:
   return stringIn(v, field, min, max);
 }
 
-export function optionalString(obj: JsonObject, field: string, min: number, max: number): string | null | undefined {
+export function optionalString(
+  obj: JsonObject,
+  field: string,
+  min: number,
+  max: number,
+): string | null | undefined {
   const v = obj[field];
   if (v === undefined) return undefined;
   if (v === null) return null;
@@ -87,7 +110,8 @@ export function integer(
   }
   if (!intSchema.safeParse(v).success) throw validation(field, 'must be an integer');
   const n = v as number;
-  if (n < min) throw validation(field, min === 1 ? 'must be a positive integer (> 0)' : `must be ≥ ${min}`, { min });
+  if (n < min)
+    throw validation(field, min === 1 ? 'must be a positive integer (> 0)' : `must be ≥ ${min}`, { min });
   return n;
 }
 
@@ -100,7 +124,8 @@ export function metadataMap(v: Json | undefined, field = 'metadata'): Record<str
   const out: Record<string, string> = {};
   for (const k of keys) {
     const val = v[k];
-    if ([...k].length < 1 || [...k].length > 40) throw validation(`${field}.${k}`, 'keys must be 1–40 characters');
+    if ([...k].length < 1 || [...k].length > 40)
+      throw validation(`${field}.${k}`, 'keys must be 1–40 characters');
     if (typeof val !== 'string') throw validation(`${field}.${k}`, 'values must be strings');
     if ([...val].length > 500) throw validation(`${field}.${k}`, 'values must be at most 500 characters');
     out[k] = val;
@@ -127,15 +152,6 @@ export function scopesList(v: Json | undefined, field = 'scopes'): Scope[] {
     seen.add(s);
   }
   return v as Scope[];
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** `Idempotency-Key: string (UUID)` per the reference page. */
-export function idempotencyKey(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  if (!UUID.test(v)) throw validation('Idempotency-Key', 'must be a UUID');
-  return v.toLowerCase();
 }
 
 export function isValidTimezone(tz: string): boolean {
@@ -168,9 +184,11 @@ export function webhookUrl(v: Json | undefined): string {
 /** Pagination `limit`: integer string within bounds, default when absent. */
 export function limitParam(raw: string | null, min: number, max: number, dflt: number): number {
   if (raw === null) return dflt;
-  if (!/^\d+$/.test(raw)) throw validation('limit', `must be an integer between ${min} and ${max}`, { min, max });
+  if (!/^\d+$/.test(raw))
+    throw validation('limit', `must be an integer between ${min} and ${max}`, { min, max });
   const n = Number(raw);
-  if (n < min || n > max) throw validation('limit', `must be an integer between ${min} and ${max}`, { min, max });
+  if (n < min || n > max)
+    throw validation('limit', `must be an integer between ${min} and ${max}`, { min, max });
   return n;
 }
 
@@ -190,6 +208,7 @@ export function cursorParam(raw: string | null): number | null {
 export function timestampParam(raw: string | null, field: string): number | null {
   if (raw === null) return null;
   const ms = Date.parse(raw);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(ms)) throw validation(field, 'must be an ISO-8601 timestamp');
+  if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(ms))
+    throw validation(field, 'must be an ISO-8601 timestamp');
   return ms;
 }

@@ -6,12 +6,24 @@
  * up to maxAttempts; any other non-2xx fails the delivery at once.
  *
  * Retry timers run on real time (not the emulator clock), and the signature timestamp `t` is the
- * real wall clock: receivers check it against their own clock (±5 minutes).
+ * real wall clock: receivers check it against their own clock (±5 minutes). Every attempt is logged
+ * on the delivery (`attemptLog`). While a rotated secret is in its grace, both secrets sign.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { hmacHex } from './ids';
-import type { Store, WebhookDelivery } from './store';
+import type { Store } from './store';
+import { signingSecrets, type WebhookDelivery } from './store/webhooks';
+
+/** `t=<unix>,v1=<hex>[,v1=<hex>]`: one v1 entry per secret (two while a rotated secret is in its grace). */
+export function signatureHeader(
+  secrets: string[],
+  payload: string,
+  unixSeconds = Math.floor(Date.now() / 1000),
+): string {
+  const entries = secrets.map((secret) => `v1=${hmacHex(secret, `${unixSeconds}.${payload}`)}`);
+  return [`t=${unixSeconds}`, ...entries].join(',');
+}
 
 export interface WebhookOptions {
   baseDelayMs: number;
@@ -71,12 +83,11 @@ export class WebhookDispatcher {
     if (!d || d.status !== 'pending' || this.closed) return;
     const ep = this.store.endpoints.get(d.endpointId);
     if (!ep || ep.status !== 'enabled') {
-      this.finish(d, 'failed', null, 'endpoint deleted');
+      this.finish(d, 'failed', null, `endpoint ${ep?.status ?? 'deleted'}`);
       return;
     }
     d.attempts++;
-    const t = Math.floor(Date.now() / 1000);
-    const signature = `t=${t},v1=${hmacHex(ep.signingSecret, `${t}.${d.payload}`)}`;
+    const signature = signatureHeader(signingSecrets(ep, this.store.now()), d.payload);
     let url: URL;
     try {
       url = new URL(ep.url);
@@ -125,13 +136,22 @@ export class WebhookDispatcher {
     if (this.closed || d.status !== 'pending') return;
     d.lastStatus = status;
     d.lastError = error;
-    if (status !== null && status >= 200 && status < 300) {
-      this.finish(d, 'delivered', status, null);
-      return;
-    }
+    const delivered = status !== null && status >= 200 && status < 300;
     const retryable = status === null || status >= 500 || status === 429;
-    if (!retryable || d.attempts >= this.opts.maxAttempts) {
-      this.finish(d, 'failed', status, error);
+    const outcome = delivered
+      ? 'delivered'
+      : retryable && d.attempts < this.opts.maxAttempts
+        ? 'retry'
+        : 'failed';
+    d.attemptLog.push({
+      attempt: d.attempts,
+      attemptedAt: this.store.now(),
+      httpStatus: status,
+      error,
+      outcome,
+    });
+    if (outcome !== 'retry') {
+      this.finish(d, outcome, status, delivered ? null : error);
       return;
     }
     const delay = this.opts.baseDelayMs * 2 ** (d.attempts - 1);
@@ -140,7 +160,12 @@ export class WebhookDispatcher {
     this.arm(d.id, delay);
   }
 
-  private finish(d: WebhookDelivery, status: 'delivered' | 'failed', lastStatus: number | null, error: string | null): void {
+  private finish(
+    d: WebhookDelivery,
+    status: 'delivered' | 'failed',
+    lastStatus: number | null,
+    error: string | null,
+  ): void {
     d.status = status;
     d.lastStatus = lastStatus;
     d.lastError = error;
