@@ -1,5 +1,7 @@
 import { ONBOARDING_STEPS, type OnboardingStepName } from '../../common/onboarding-messages';
-import { firehoseIdempotencyKey, idempotencyKey, uuidV5 } from '../../workflows/idempotency';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import * as nodeBuild from '../../workflows/idempotency';
 
 // Keys recorded from the hand-written SHA-1 implementation before it was replaced by the `uuid` package
 // (commit 3eec1ca). A running onboarding re-derives its keys on every retry and replay: if any of these
@@ -474,33 +476,119 @@ const RECORDED_FIREHOSE_KEYS: Array<[url: string, scope: string, events: string[
   ['https://crm.example/\udfff', 'all_children', ['post.published'], '5ebd3fd4-bdf8-5418-af9f-71cc0ea69517'],
 ];
 
-describe('idempotency keys are bit-identical to the recorded ones', () => {
-  test.each(RECORDED_KEYS.map((r) => [r.workflowId.slice(0, 40), r] as const))(
-    'workflow %s: every step, generations 0..3',
-    (_, { workflowId, keys }) => {
-      expect(Object.keys(keys)).toEqual([...ONBOARDING_STEPS]);
-      for (const step of ONBOARDING_STEPS) {
-        expect([0, 1, 2, 3].map((generation) => idempotencyKey(workflowId, step, generation))).toEqual(
-          keys[step],
-        );
-      }
-      expect(idempotencyKey(workflowId, 'create-org')).toBe(keys['create-org'][0]);
-    },
+/**
+ * Jest resolves `uuid` to its Node build (node:crypto SHA-1); the workflow bundle resolves the browser
+ * build (SHA-1 in JavaScript), which is what computes the keys in production. Both are checked.
+ */
+function withBrowserUuid(): typeof nodeBuild {
+  const browserBuild = path.join(
+    path.dirname(require.resolve('uuid/package.json')),
+    'dist/cjs-browser/index.js',
   );
-
-  test.each(RECORDED_FIREHOSE_KEYS.map((r) => [r[0].slice(0, 40), r[2].join(','), r] as const))(
-    'firehose %s [%s]',
-    (_, __, [url, scope, events, key]) => {
-      const before = [...events];
-      expect(firehoseIdempotencyKey(url, scope, events)).toBe(key);
-      expect(events).toEqual(before);
-    },
-  );
-
-  test('uuidV5 is RFC 4122 version 5 (the RFC example) and defaults to the project namespace', () => {
-    expect(uuidV5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8')).toBe(
-      '2ed6657d-e927-568b-95e1-2665a8aea6a2',
-    );
-    expect(uuidV5('hello')).toBe('b67832cd-623d-5b3c-a118-173fc018c7fa');
+  let loaded: typeof nodeBuild | undefined;
+  jest.isolateModules(() => {
+    jest.doMock('uuid', () => jest.requireActual(browserBuild));
+    loaded = jest.requireActual<typeof nodeBuild>('../../workflows/idempotency');
   });
+  jest.dontMock('uuid');
+  return loaded!;
+}
+
+describe.each([
+  ['node build', nodeBuild],
+  ['browser build (the workflow bundle)', withBrowserUuid()],
+])(
+  'idempotency keys are bit-identical to the recorded ones: uuid %s',
+  (_, { firehoseIdempotencyKey, idempotencyKey, uuidV5 }) => {
+    test.each(RECORDED_KEYS.map((r) => [r.workflowId.slice(0, 40), r] as const))(
+      'workflow %s: every step, generations 0..3',
+      (_, { workflowId, keys }) => {
+        expect(Object.keys(keys)).toEqual([...ONBOARDING_STEPS]);
+        for (const step of ONBOARDING_STEPS) {
+          expect([0, 1, 2, 3].map((generation) => idempotencyKey(workflowId, step, generation))).toEqual(
+            keys[step],
+          );
+        }
+        expect(idempotencyKey(workflowId, 'create-org')).toBe(keys['create-org'][0]);
+      },
+    );
+
+    test.each(RECORDED_FIREHOSE_KEYS.map((r) => [r[0].slice(0, 40), r[2].join(','), r] as const))(
+      'firehose %s [%s]',
+      (_, __, [url, scope, events, key]) => {
+        const before = [...events];
+        expect(firehoseIdempotencyKey(url, scope, events)).toBe(key);
+        expect(events).toEqual(before);
+      },
+    );
+
+    test('uuidV5 is RFC 4122 version 5 (the RFC example) and defaults to the project namespace', () => {
+      expect(uuidV5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8')).toBe(
+        '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+      );
+      expect(uuidV5('hello')).toBe('b67832cd-623d-5b3c-a118-173fc018c7fa');
+    });
+  },
+);
+
+/** The step each keyed activity writes for, as workflows/onboarding.ts names it. */
+const STEP_OF_ACTIVITY: Record<string, OnboardingStepName> = {
+  createChildOrganization: 'create-org',
+  mintChildApiKey: 'mint-key',
+  allocateCredits: 'allocate-credits',
+  configureCredits: 'credit-config',
+  createProject: 'project',
+};
+
+interface RecordedHistory {
+  events: Array<{
+    activityTaskScheduledEventAttributes?: {
+      activityType: { name: string };
+      input?: { payloads?: Array<{ data?: string }> };
+    };
+  }>;
+}
+interface KeyedInput {
+  idempotencyKey?: unknown;
+  workflowId?: string;
+  url?: string;
+  events?: string[];
+}
+
+test('every Idempotency-Key in the recorded histories (test/histories) is what the workflow derives today', () => {
+  const dir = path.resolve(__dirname, '../histories');
+  let checked = 0;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    const history = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as RecordedHistory;
+    const scheduled = history.events
+      .flatMap((e) =>
+        e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes] : [],
+      )
+      .map((a) => ({
+        type: a.activityType.name,
+        input: JSON.parse(
+          Buffer.from(a.input?.payloads?.[0]?.data ?? '', 'base64').toString() || 'null',
+        ) as KeyedInput | null,
+      }))
+      .filter(
+        (a): a is { type: string; input: KeyedInput & { idempotencyKey: string } } =>
+          typeof a.input?.idempotencyKey === 'string',
+      );
+    const workflowId = scheduled.find((a) => a.type === 'createChildOrganization')?.input.workflowId;
+    for (const { type, input } of scheduled) {
+      if (type === 'ensureFirehose') {
+        expect(nodeBuild.firehoseIdempotencyKey(input.url!, 'all_children', input.events!)).toBe(
+          input.idempotencyKey,
+        );
+      } else {
+        expect(workflowId).toBeDefined();
+        const derived = [0, 1, 2, 3].map((generation) =>
+          nodeBuild.idempotencyKey(workflowId!, STEP_OF_ACTIVITY[type]!, generation),
+        );
+        expect(derived).toContain(input.idempotencyKey);
+      }
+      checked++;
+    }
+  }
+  expect(checked).toBeGreaterThanOrEqual(12);
 });
