@@ -1,5 +1,4 @@
 import {
-  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -78,14 +77,13 @@ const LAYERS_UNAVAILABLE: string[] = [LayersFailureType.retryable, LayersFailure
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
 
+/** Connection refused, DNS failure, the connect deadline, or gRPC UNAVAILABLE anywhere along the causes. */
 function temporalUnreachable(err: unknown): boolean {
-  return causes(err).some((e) => {
-    const code = (e as { code?: unknown }).code;
-    if (e instanceof ServiceError || typeof code === 'number') {
-      if (code === GRPC_UNAVAILABLE) return true;
-    }
-    return e instanceof Error && /ECONNREFUSED|ENOTFOUND|Failed to connect|UNAVAILABLE/i.test(e.message);
-  });
+  return causes(err).some(
+    (e) =>
+      (e as { code?: unknown }).code === GRPC_UNAVAILABLE ||
+      (e instanceof Error && /ECONNREFUSED|ENOTFOUND|Failed to connect|UNAVAILABLE/i.test(e.message)),
+  );
 }
 
 function noWorkerAnswered(err: unknown): boolean {

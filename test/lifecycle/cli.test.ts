@@ -109,6 +109,20 @@ describe('CLI: lifecycle commands', () => {
         state: 'archived',
         offboarding: { reclaimedCredits: 5000, revokedApiKeys: 1 },
       });
+      // Archival is terminal: starting the same customer again is a conflict (exit 4).
+      const again = await cli(
+        'start',
+        '--external-id',
+        externalId,
+        '--name',
+        'Acme Coffee',
+        '--credits',
+        '5000',
+      );
+      expect(again).toEqual({
+        code: 4,
+        out: expect.stringContaining(`customer ${externalId} was offboarded`),
+      });
     });
   });
 
