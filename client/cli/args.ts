@@ -136,12 +136,13 @@ export function usageErrorFrom(err: CommanderError, command?: string): UsageErro
       const flag = quoted?.split(' ')[0];
       return new UsageError(`${where}${flag} needs a value (${quoted})`, flag, command);
     }
-    case 'commander.excessArguments':
-      return new UsageError(
-        `${where}${text.replace(/^too many arguments for '[^']+'\. /, 'too many arguments: ')}`,
-        undefined,
-        command,
-      );
+    case 'commander.excessArguments': {
+      const counts = /Expected (\d+) arguments? but got (\d+)/.exec(text);
+      const detail = counts
+        ? `expects ${counts[1]} argument${counts[1] === '1' ? '' : 's'}, got ${counts[2]}`
+        : text;
+      return new UsageError(`${where}${detail}`, undefined, command);
+    }
     default:
       return new UsageError(`${where}${text}`, undefined, command);
   }
