@@ -28,8 +28,12 @@ describe('CLI: lifecycle commands', () => {
   /** Runs the CLI in this process (as `main` does) and returns its exit code and output. */
   async function cli(...args: string[]): Promise<{ code: number; out: string }> {
     const lines: string[] = [];
-    const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
-    const error = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+    const log = jest
+      .spyOn(console, 'log')
+      .mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+    const error = jest
+      .spyOn(console, 'error')
+      .mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
     try {
       const code = await run(args).catch((err: unknown) => {
         const described = describeCliError(err);
@@ -47,8 +51,19 @@ describe('CLI: lifecycle commands', () => {
     await env.run(async () => {
       const { externalId, result } = await onboarded(env);
 
-      const paused = await cli('pause', externalId, '--reason', 'support hold', '--event-id', 'crm-1', '--wait');
-      expect(paused).toEqual({ code: 0, out: expect.stringContaining(`${externalId}: suspended (org ${result.orgId}, suspended)`) });
+      const paused = await cli(
+        'pause',
+        externalId,
+        '--reason',
+        'support hold',
+        '--event-id',
+        'crm-1',
+        '--wait',
+      );
+      expect(paused).toEqual({
+        code: 0,
+        out: expect.stringContaining(`${externalId}: suspended (org ${result.orgId}, suspended)`),
+      });
       expect(paused.out).toContain('active → suspended  paused: support hold [crm-1]');
       expect(orgsOf(await env.control.state(), externalId)[0].status).toBe('suspended');
 
@@ -57,12 +72,26 @@ describe('CLI: lifecycle commands', () => {
         const rows = JSON.parse(r.out) as Array<{ externalId: string }>;
         return rows.some((row) => row.externalId === externalId) ? rows : undefined;
       });
-      expect(listed.find((row) => row.externalId === externalId)).toMatchObject({ state: 'suspended', orgId: result.orgId });
+      expect(listed.find((row) => row.externalId === externalId)).toMatchObject({
+        state: 'suspended',
+        orgId: result.orgId,
+      });
 
-      expect(await cli('resume', externalId, '--event-id', 'crm-2')).toEqual({ code: 0, out: `Sent resume to ${externalId} (event crm-2)` });
+      expect(await cli('resume', externalId, '--event-id', 'crm-2')).toEqual({
+        code: 0,
+        out: `Sent resume to ${externalId} (event crm-2)`,
+      });
       await untilState(env, externalId, 'active');
 
-      const scheduled = await cli('churn', externalId, '--effective-at', isoIn(3_600_000), '--reason', 'non-renewal', '--wait');
+      const scheduled = await cli(
+        'churn',
+        externalId,
+        '--effective-at',
+        isoIn(3_600_000),
+        '--reason',
+        'non-renewal',
+        '--wait',
+      );
       expect(scheduled.out).toMatch(/: offboarding \(org .*\n {2}offboarding at /);
       expect((await cli('reactivate', externalId, '--reason', 'renewed')).code).toBe(0);
       await untilState(env, externalId, 'active');
@@ -76,26 +105,62 @@ describe('CLI: lifecycle commands', () => {
       expect((await cli('churn', externalId, '--drain', '--reason', 'left')).code).toBe(0);
       expect((await env.crm.customerResult(externalId)).state).toBe('archived');
       const archived = await cli('status', externalId, '--json');
-      expect(JSON.parse(archived.out).customer).toMatchObject({ state: 'archived', offboarding: { reclaimedCredits: 5000, revokedApiKeys: 1 } });
+      expect(JSON.parse(archived.out).customer).toMatchObject({
+        state: 'archived',
+        offboarding: { reclaimedCredits: 5000, revokedApiKeys: 1 },
+      });
+      // Archival is terminal: starting the same customer again is a conflict (exit 4).
+      const again = await cli(
+        'start',
+        '--external-id',
+        externalId,
+        '--name',
+        'Acme Coffee',
+        '--credits',
+        '5000',
+      );
+      expect(again).toEqual({
+        code: 4,
+        out: expect.stringContaining(`customer ${externalId} was offboarded`),
+      });
     });
   });
 
   test('mistakes are named before anything is sent', async () => {
-    expect(await cli('pause')).toMatchObject({ code: 2, out: expect.stringContaining('pause: expects exactly one <externalId>') });
-    expect(await cli('pause', 'acme', '--until', 'tomorrow')).toMatchObject({ code: 2, out: expect.stringContaining('until: must be an ISO 8601 date-time') });
+    expect(await cli('pause')).toMatchObject({
+      code: 2,
+      out: expect.stringContaining('pause: <externalId> is required'),
+    });
+    expect(await cli('pause', 'acme', '--until', 'tomorrow')).toMatchObject({
+      code: 2,
+      out: expect.stringContaining('until: must be an ISO 8601 date-time'),
+    });
     expect(await cli('churn', 'acme', '--effective-at', '2020-01-01T00:00:00Z')).toMatchObject({
       code: 2,
       out: expect.stringContaining('effectiveAt: must be in the future'),
     });
-    expect(await cli('resume', 'acme', '--drain')).toMatchObject({ code: 2, out: expect.stringContaining('resume: --drain does not apply') });
-    expect(await cli('list', '--state', 'paused')).toMatchObject({ code: 2, out: expect.stringContaining('--state: must be one of') });
-    expect(await cli('status', 'nobody-here')).toMatchObject({ code: 1, out: expect.stringContaining('no such customer') });
+    expect(await cli('resume', 'acme', '--drain')).toMatchObject({
+      code: 2,
+      out: expect.stringContaining('resume: unknown option --drain'),
+    });
+    expect(await cli('list', '--state', 'paused')).toMatchObject({
+      code: 2,
+      out: expect.stringContaining('--state: must be one of'),
+    });
+    expect(await cli('status', 'nobody-here')).toMatchObject({
+      code: 3,
+      out: expect.stringContaining('no such customer'),
+    });
   });
 
   test('the real entry point: `npm run onboard -- status` in its own process', async () => {
     const { externalId, code, out } = await env.run(async () => {
       const { externalId } = await onboarded(env);
-      const child = spawn(process.execPath, [TSX, 'client/cli/main.ts', 'status', externalId], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [TSX, 'client/cli/main.ts', 'status', externalId], {
+        cwd: ROOT,
+        env: process.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr.on('data', (c: Buffer) => (out += c.toString()));
