@@ -222,7 +222,7 @@ export async function connectWithRetry<T>(
   options: ConnectWithRetryOptions,
 ): Promise<T> {
   const initial = options.initialDelayMs ?? 500;
-  const max = options.maxDelayMs ?? 30_000;
+  const max = options.maxDelayMs ?? 10_000;
   for (let attempt = 1; ; attempt++) {
     try {
       return await connect();
