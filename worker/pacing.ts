@@ -42,12 +42,17 @@ export function pacingFor(tier: string, override?: Partial<RateBudget>, headroom
 }
 
 /** Reads the key's tier from whoami; falls back to the smallest tier if Layers cannot be reached. */
-export async function discoverPacing(layers: LayersClient, override?: Partial<RateBudget>, headroom?: number): Promise<Pacing> {
+export async function discoverPacing(
+  layers: LayersClient,
+  override?: Partial<RateBudget>,
+  headroom?: number,
+  logger: { warn(fields: Record<string, unknown>, message: string): void } = { warn: (_fields, message) => console.warn(message) },
+): Promise<Pacing> {
   try {
     const me = await layers.whoami();
     return pacingFor(me.rateLimitTier, override, headroom);
   } catch (err) {
-    console.warn(`worker: whoami failed (${(err as Error).message}); pacing Layers calls as the standard tier`);
+    logger.warn({ error: err }, `worker: whoami failed (${(err as Error).message}); pacing Layers calls as the standard tier`);
     return pacingFor('standard', override, headroom);
   }
 }
