@@ -135,7 +135,12 @@ export async function startWorker(config: StartWorkerConfig): Promise<WorkerGrou
       });
       cleanup.push(() => layers.close());
       deps = { layers, secretSink: createSecretSink(config.layers.secretSink) };
-      pacing ??= await discoverPacing(layers, config.layers.rateLimits, config.layers.rateHeadroom, config.logger);
+      pacing ??= await discoverPacing(
+        layers,
+        config.layers.rateLimits,
+        config.layers.rateHeadroom,
+        config.logger,
+      );
     }
     const group = await createWorkerGroup({ ...config, connection, deps, pacing });
     return new WorkerGroup(group, pacing, cleanup);
