@@ -108,10 +108,18 @@ function loadProfile(env: Record<string, string>): ClientConfigProfile {
   try {
     return loadClientConfigProfile({ overrideEnvVars: env });
   } catch (err) {
-    const message = (err as Error).message;
-    if (/Profile '.*' not found/.test(message)) throw new ConfigError(`TEMPORAL_PROFILE: ${message}`);
+    const e = err as Error & { line?: number; column?: number };
+    if (/Profile '.*' not found/.test(e.message)) throw new ConfigError(`TEMPORAL_PROFILE: ${e.message}`);
+    const file = env.TEMPORAL_CONFIG_FILE ?? 'the default temporal.toml';
+    // The TOML parser quotes the lines around a syntax error, and a profile holds api_key: keep only the position.
+    if (e.name === 'TomlError' || e.line !== undefined) {
+      throw new ConfigError(
+        `TEMPORAL_CONFIG_FILE: ${file} is not valid TOML (line ${e.line ?? '?'}, column ${e.column ?? '?'})`,
+      );
+    }
+    const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
-      `TEMPORAL_CONFIG_FILE: cannot read the Temporal profile file ${env.TEMPORAL_CONFIG_FILE ?? '(default location)'}: ${message}`,
+      `TEMPORAL_CONFIG_FILE: cannot read the Temporal profile file ${file}${code ? ` (${code})` : `: ${e.message}`}`,
     );
   }
 }

@@ -23,8 +23,12 @@ async function main(): Promise<void> {
   ).logger;
   const callMetrics = new LayersCallMetrics();
   logger.info(
-    { address: config.temporal.address, namespace: config.temporal.namespace },
-    `worker: connecting to Temporal at ${config.temporal.address}`,
+    {
+      address: config.temporal.address,
+      namespace: config.temporal.namespace,
+      ...(config.temporal.profile ? { profile: config.temporal.profile } : {}),
+    },
+    `worker: connecting to Temporal at ${config.temporal.address}${config.temporal.profile ? ` (profile ${config.temporal.profile})` : ''}`,
   );
   const worker = await startWorker({
     temporal: config.temporal,

@@ -141,10 +141,16 @@ describe('Temporal settings (@temporalio/envconfig, as the temporal CLI reads th
     expect(() => loadTemporalConfig(env)).toThrow(message);
   });
 
-  test('a broken profile file names TEMPORAL_CONFIG_FILE', () => {
-    const bad = file('bad.toml', '[profile.default\naddress = ');
+  test('a broken profile file names TEMPORAL_CONFIG_FILE and the position, never its contents (it may hold api_key)', () => {
+    const bad = file('bad.toml', '[profile.default]\napi_key = "tmprl-key-0123456789\naddress = "x:1"\n');
     expect(() => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: bad })).toThrow(
-      /^TEMPORAL_CONFIG_FILE: cannot read the Temporal profile file/,
+      `TEMPORAL_CONFIG_FILE: ${bad} is not valid TOML (line 2, column`,
+    );
+    expect(() => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: bad })).not.toThrow(/tmprl-key/);
+    const unreadable = path.join(dir, 'a-directory');
+    mkdirSync(unreadable);
+    expect(() => loadTemporalConfig({ TEMPORAL_CONFIG_FILE: unreadable })).toThrow(
+      `TEMPORAL_CONFIG_FILE: cannot read the Temporal profile file ${unreadable} (EISDIR)`,
     );
   });
 });
