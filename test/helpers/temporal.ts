@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
+import { installWorkerRuntime } from '../../worker/logging';
 import { startWorker, type StartWorkerConfig, type WorkerGroup } from '../../worker/worker';
 
 let runtimeInstalled = false;
@@ -10,7 +11,7 @@ function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    installWorkerRuntime({ LOG_LEVEL: 'ERROR' }); // the worker's own logger (JSON, scrubbed), errors only
   } catch {
     /* already installed by another suite in this process */
   }
