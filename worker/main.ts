@@ -10,6 +10,12 @@ import { shutdownGraceTimeFromEnv, startWorker } from './worker';
 
 let logger: Logger | undefined;
 
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+class StoppedDuringStartup extends Error {
+  override name = 'StoppedDuringStartup';
+}
+
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const tuning = loadWorkerTuning();
@@ -30,6 +36,11 @@ async function main(): Promise<void> {
     },
     `worker: connecting to Temporal at ${config.temporal.address}${config.temporal.profile ? ` (profile ${config.temporal.profile})` : ''}`,
   );
+  // Until the workers exist (and the SDK's Runtime takes over SIGINT/SIGTERM), a stop request ends the wait
+  // for Temporal, or stops the workers as soon as they are created: either way the process exits 0.
+  const startup = new AbortController();
+  const stopDuringStartup = () => startup.abort(new StoppedDuringStartup());
+  for (const signal of SHUTDOWN_SIGNALS) process.once(signal, stopDuringStartup);
   const worker = await startWorker({
     temporal: config.temporal,
     layers: config.layers,
@@ -38,7 +49,13 @@ async function main(): Promise<void> {
     tuning,
     shutdownGraceTimeMs,
     logger,
+    signal: startup.signal,
   });
+  for (const signal of SHUTDOWN_SIGNALS) process.off(signal, stopDuringStartup);
+  if (startup.signal.aborted) {
+    await worker.close();
+    throw startup.signal.reason;
+  }
   const { pacing } = worker;
   logger.info(
     {
@@ -62,6 +79,10 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
+    if (err instanceof StoppedDuringStartup) {
+      logger?.info({}, 'worker: stopped during start-up');
+      process.exit(0);
+    }
     const message =
       err instanceof ConfigError
         ? `worker: configuration: ${err.message}`

@@ -52,6 +52,8 @@ export interface StartWorkerConfig {
   /** Default DEFAULT_SHUTDOWN_GRACE_TIME_MS. */
   shutdownGraceTimeMs?: number;
   logger?: Logger;
+  /** Stops waiting for an unreachable server (SIGTERM during start-up). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -91,7 +93,8 @@ export class WorkerGroup {
     for (const w of this.workers) if (w.getState() === 'RUNNING') w.shutdown();
   }
 
-  private async close(): Promise<void> {
+  /** Closes what startWorker opened; run() and runUntil() do this when they end (call it for a group never run). */
+  async close(): Promise<void> {
     for (const step of this.cleanup.splice(0).reverse()) await step();
   }
 }
@@ -120,6 +123,7 @@ export async function startWorker(config: StartWorkerConfig): Promise<WorkerGrou
       const opened = await connectWithRetry(() => NativeConnection.connect(options), {
         target: options.address,
         logger: config.logger,
+        signal: config.signal,
       });
       cleanup.push(() => opened.close());
       connection = opened;

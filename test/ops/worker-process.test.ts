@@ -220,4 +220,28 @@ describe('start-up while Temporal is away: the worker waits, retrying with backo
     expect(await worker.exited).toBe(0);
     worker = undefined;
   });
+
+  test('SIGTERM while still waiting for Temporal: exits 0 at once', async () => {
+    const port = await freePort();
+    worker = spawnWorker({
+      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      TEMPORAL_TASK_QUEUE: uniqueTaskQueue('never-connected'),
+      LAYERS_API_URL: emulator.url,
+      LAYERS_PARENT_KEY: emulator.parentKey,
+      LAYERS_SECRET_SINK_DIR: path.join(os.tmpdir(), `never-connected-${port}`),
+    });
+    await eventually(
+      async () =>
+        worker!.output().includes('unreachable (attempt 1)') ||
+        (worker!.child.exitCode !== null && Promise.reject(new Error(worker!.output()))),
+      {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      },
+    );
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(worker.output()).toContain('worker: stopped during start-up');
+    worker = undefined;
+  });
 });
