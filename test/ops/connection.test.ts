@@ -199,8 +199,9 @@ describe('connectWithRetry', () => {
     expect(attempts).toBe(1);
   });
 
-  test('a real refused connection counts as unavailable', async () => {
+  test('a real refused connection counts as unavailable, for the worker and the client connection', async () => {
     const { NativeConnection } = await import('@temporalio/worker');
+    const { Connection } = await import('@temporalio/client');
     const port = await new Promise<number>((resolve) => {
       const s = net.createServer().listen(0, '127.0.0.1', () => {
         const p = (s.address() as net.AddressInfo).port;
@@ -212,5 +213,10 @@ describe('connectWithRetry', () => {
       (e: unknown) => e,
     );
     expect(isUnavailable(err)).toBe(true);
+    const clientErr = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 500 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isUnavailable(clientErr)).toBe(true);
   });
 });
