@@ -25,10 +25,6 @@ export function createLifecycleActivities({ layers }: { layers: LayersClient }) 
       });
     },
 
-    async organizationStatus(input: { orgId: string }): Promise<string> {
-      return layersCall(async () => (await layers.getOrganization(input.orgId, callOptions())).status);
-    },
-
     async suspendOrganization(input: { orgId: string }): Promise<{ status: string }> {
       return layersCall(async () => ({ status: (await layers.suspendOrganization(input.orgId, callOptions())).status }));
     },

@@ -213,7 +213,8 @@ function duplicates(state: any, externalIds: Set<string>): { orgs: number; trans
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
-function startWorker(env: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promise<Extract<WorkerMessage, { type: 'ready' }>>; request: () => Promise<Extract<WorkerMessage, { type: 'stats' }>> } {
+/** bench/worker-process.ts in its own process (startWorker inside, as worker/main.ts), spoken to over IPC. */
+function spawnWorkerProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promise<Extract<WorkerMessage, { type: 'ready' }>>; request: () => Promise<Extract<WorkerMessage, { type: 'stats' }>> } {
   // BENCH_WORKER_NODE_ARGS: extra node flags for the worker only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
   const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
@@ -332,7 +333,7 @@ export async function bench(options: BenchOptions) {
     const taskQueue = `bench-${runId}`;
     const metricsPort = await freePort();
     const tuning = Object.fromEntries(Object.entries(options.tuning).filter(([, v]) => v !== undefined));
-    const worker = startWorker({
+    const worker = spawnWorkerProcess({
       ...process.env,
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_NAMESPACE: server.namespace,

@@ -1,7 +1,7 @@
 /**
  * The benchmark's worker: its own process (so its peak RSS is its own), run as
  * `node --import tsx bench/worker-process.ts` with an IPC channel. It is worker/main.ts's setup —
- * createWorker, whoami pacing, the metrics endpoint, the LayersClient onCall hook — plus:
+ * startWorker (connection, whoami pacing, the Layers client), the metrics endpoint, the onCall hook — plus:
  *
  * - BENCH_TUNING (JSON): maxCachedWorkflows / maxConcurrentWorkflowTaskExecutions /
  *   maxConcurrentActivityTaskExecutions, to compare settings;
@@ -10,14 +10,11 @@
  *   peak RSS to the parent when it asks ({type: 'stats'}).
  */
 import { Context } from '@temporalio/activity';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { LayersClient, type LayersCallRecord } from '../activities/layers';
-import { createSecretSink } from '../activities/secret-sinks';
-import { temporalConnectionOptions } from '../common/connection';
+import type { LayersCallRecord } from '../activities/layers';
 import { loadWorkerConfig } from '../worker/config';
+import { installWorkerRuntime } from '../worker/logging';
 import { LayersCallMetrics, prometheusExporter } from '../worker/metrics';
-import { discoverPacing } from '../worker/pacing';
-import { createWorker, type CreateWorkerOptions } from '../worker/worker';
+import { startWorker, type StartWorkerConfig } from '../worker/worker';
 
 export interface WorkflowCallStats {
   layersMs: number;
@@ -29,7 +26,10 @@ export interface WorkflowCallStats {
 }
 
 export type WorkerMessage =
-  | { type: 'ready'; pacing: { tier: string; writeActivitiesPerSecond?: number; readActivitiesPerSecond?: number } }
+  | {
+      type: 'ready';
+      pacing: { tier: string; writeActivitiesPerSecond?: number; readActivitiesPerSecond?: number };
+    }
   | { type: 'stats'; peakRssMb: number; byWorkflow: Record<string, WorkflowCallStats> }
   | { type: 'error'; message: string };
 
@@ -39,10 +39,12 @@ function send(message: WorkerMessage): void {
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
-  Runtime.install({
-    logger: new DefaultLogger('WARN'),
-    ...(config.layers.metricsPort === undefined ? {} : { telemetryOptions: { metrics: prometheusExporter(config.layers.metricsPort, '127.0.0.1') } }),
-  });
+  const { logger } = installWorkerRuntime(
+    { LOG_LEVEL: 'WARN' },
+    config.layers.metricsPort === undefined
+      ? undefined
+      : prometheusExporter(config.layers.metricsPort, '127.0.0.1'),
+  );
   const byWorkflow = new Map<string, WorkflowCallStats & { activityIds: Set<string> }>();
   const metrics = new LayersCallMetrics();
   const onCall = (call: LayersCallRecord) => {
@@ -56,7 +58,18 @@ async function main(): Promise<void> {
     const id = info.workflowExecution?.workflowId ?? '(none)';
     let s = byWorkflow.get(id);
     const end = Date.now();
-    if (!s) byWorkflow.set(id, (s = { layersMs: 0, calls: 0, steps: 0, firstCallStart: end - call.durationMs, lastCallEnd: end, activityIds: new Set() }));
+    if (!s)
+      byWorkflow.set(
+        id,
+        (s = {
+          layersMs: 0,
+          calls: 0,
+          steps: 0,
+          firstCallStart: end - call.durationMs,
+          lastCallEnd: end,
+          activityIds: new Set(),
+        }),
+      );
     s.layersMs += call.durationMs;
     s.firstCallStart = Math.min(s.firstCallStart, end - call.durationMs);
     s.lastCallEnd = Math.max(s.lastCallEnd, end);
@@ -66,38 +79,43 @@ async function main(): Promise<void> {
       s.steps++;
     }
   };
-  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
-  const layers = new LayersClient({ baseUrl: config.layers.apiUrl, apiKey: config.layers.parentKey, onCall });
-  const pacing = await discoverPacing(layers, config.layers.rateLimits, config.layers.rateHeadroom);
-  const tuning = process.env.BENCH_TUNING ? (JSON.parse(process.env.BENCH_TUNING) as CreateWorkerOptions['tuning']) : undefined;
-  const worker = await createWorker({
-    pacing,
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    deps: { layers, secretSink: createSecretSink(config.layers.secretSink) },
+  const tuning = process.env.BENCH_TUNING
+    ? (JSON.parse(process.env.BENCH_TUNING) as StartWorkerConfig['tuning'])
+    : undefined;
+  const worker = await startWorker({
+    temporal: config.temporal,
+    layers: config.layers,
+    onCall,
+    logger,
     ...(tuning ? { tuning } : {}),
-    ...(process.env.BENCH_LOCAL_ACTIVITIES === '1' ? { interceptors: { workflowModules: [require.resolve('./local-activities')] } } : {}),
+    ...(process.env.BENCH_LOCAL_ACTIVITIES === '1'
+      ? { interceptors: { workflowModules: [require.resolve('./local-activities')] } }
+      : {}),
   });
   process.on('message', (message: { type?: string }) => {
     if (message?.type === 'stats') {
       send({
         type: 'stats',
         peakRssMb: process.resourceUsage().maxRSS / 1024,
-        byWorkflow: Object.fromEntries([...byWorkflow].map(([id, { activityIds: _ids, ...stats }]) => [id, stats])),
+        byWorkflow: Object.fromEntries(
+          [...byWorkflow].map(([id, { activityIds: _ids, ...stats }]) => [id, stats]),
+        ),
       });
     } else if (message?.type === 'shutdown') {
       worker.shutdown();
     }
   });
   process.on('disconnect', () => worker.shutdown());
-  send({ type: 'ready', pacing: { tier: pacing.tier, writeActivitiesPerSecond: pacing.writeActivitiesPerSecond, readActivitiesPerSecond: pacing.readActivitiesPerSecond } });
-  try {
-    await worker.run();
-  } finally {
-    await layers.close();
-    await connection.close();
-  }
+  const { pacing } = worker;
+  send({
+    type: 'ready',
+    pacing: {
+      tier: pacing.tier,
+      writeActivitiesPerSecond: pacing.writeActivitiesPerSecond,
+      readActivitiesPerSecond: pacing.readActivitiesPerSecond,
+    },
+  });
+  await worker.run();
 }
 
 main().then(

@@ -8,7 +8,7 @@ import { LayersClient } from '../activities/layers';
 import { FileSecretSink } from '../activities/secret-sink';
 import { OnboardingClient } from '../client';
 import { startEmulator } from '../emulator';
-import { createWorker } from '../worker/worker';
+import { startWorker } from '../worker/worker';
 import { installRedactingRuntime } from '../worker/logging';
 import { codecFromEnv, dataConverterWithCodec, workerDataConverter } from '../common/codec/data-converter';
 import { startCodecServer, type RunningCodecServer } from '../worker/codec-server';
@@ -73,10 +73,9 @@ async function main(): Promise<void> {
   const layers = new LayersClient({ baseUrl: emulator.url, apiKey: emulator.parentKey });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   const taskQueue = DEFAULT_TASK_QUEUE;
-  const worker = await createWorker({
+  const worker = await startWorker({
     connection: nativeConnection,
-    namespace: server.namespace,
-    taskQueue,
+    temporal: { namespace: server.namespace, taskQueue },
     deps: { layers, secretSink: new FileSecretSink(path.join(DATA, 'secrets')) },
     dataConverter: workerDataConverter(codec),
   });

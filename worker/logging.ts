@@ -1,33 +1,10 @@
-import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
-import { DefaultLogger, Runtime, makeTelemetryFilterString, type MetricsExporterConfig } from '@temporalio/worker';
-import { REDACTED, redactSecrets } from '../common/redact';
-import { ConfigError } from '../common/connection';
+import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/common';
+import { Runtime, makeTelemetryFilterString, type MetricsExporterConfig } from '@temporalio/worker';
+import { createLogger, logLevelFromEnv, PinoSdkLogger, redactLogMeta, type Logger } from '../common/logger';
+import { redactSecrets } from '../common/redact';
+import type { Env } from '../common/connection';
 
-type Env = Record<string, string | undefined>;
-
-const SECRET_KEYS = /^(secret|signingSecret|authorization|password|token|apiKey|parentKey|hmacKey|x-api-key)$/i;
-
-/** A copy of log metadata with every string scrubbed; errors keep their name, and scrubbed message and stack. */
-export function redactLogMeta(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
-  if (typeof value === 'string') return redactSecrets(value);
-  if (value === null || typeof value !== 'object') return value;
-  if (depth > 6 || seen.has(value)) return '[…]';
-  seen.add(value);
-  if (value instanceof Error) {
-    const copy = new Error(redactSecrets(value.message));
-    copy.name = value.name;
-    copy.stack = value.stack === undefined ? undefined : redactSecrets(value.stack);
-    if (value.cause !== undefined) copy.cause = redactLogMeta(value.cause, depth + 1, seen);
-    return copy;
-  }
-  if (value instanceof Date || ArrayBuffer.isView(value)) return value;
-  if (Array.isArray(value)) return value.map((v) => redactLogMeta(v, depth + 1, seen));
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) {
-    out[key] = SECRET_KEYS.test(key) && typeof v === 'string' ? REDACTED : redactLogMeta(v, depth + 1, seen);
-  }
-  return out;
-}
+export { logLevelFromEnv, redactLogMeta };
 
 /**
  * Every log line of the worker process — the SDK's own, workflow `log` (forwarded through sinks),
@@ -36,13 +13,17 @@ export function redactLogMeta(value: unknown, depth = 0, seen = new WeakSet<obje
  */
 const EXPECTED_NO_WORKFLOWS = 'No workflows registered, not polling for workflow tasks';
 
-export class RedactingLogger implements Logger {
-  constructor(private readonly inner: Logger) {}
+export class RedactingLogger implements SdkLogger {
+  constructor(private readonly inner: SdkLogger) {}
 
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
     // The Layers read/write task queues are activity-only by design: the SDK's warning about it is noise.
     if (level === 'WARN' && message === EXPECTED_NO_WORKFLOWS) return;
-    this.inner.log(level, redactSecrets(String(message)), meta === undefined ? undefined : (redactLogMeta(meta) as LogMetadata));
+    this.inner.log(
+      level,
+      redactSecrets(String(message)),
+      meta === undefined ? undefined : (redactLogMeta(meta) as LogMetadata),
+    );
   }
   trace(message: string, meta?: LogMetadata): void {
     this.log('TRACE', message, meta);
@@ -61,26 +42,37 @@ export class RedactingLogger implements Logger {
   }
 }
 
-const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
-
-/** `LOG_LEVEL` (TRACE, DEBUG, INFO, WARN, ERROR; default INFO). */
-export function logLevelFromEnv(env: Env = process.env): LogLevel {
-  const raw = env.LOG_LEVEL?.trim().toUpperCase();
-  if (!raw) return 'INFO';
-  if (!(LEVELS as readonly string[]).includes(raw)) throw new ConfigError(`LOG_LEVEL: must be one of ${LEVELS.join(', ')}`);
-  return raw as LogLevel;
+export interface WorkerRuntime {
+  /** The process's structured logger (the same pino instance the SDK's lines go to). */
+  logger: Logger;
+  /** The SDK-shaped view of it, as installed in the Runtime. */
+  sdkLogger: SdkLogger;
 }
 
-/** Install the Temporal Runtime with the redacting logger; call once, before any connection or worker. */
-export function installRedactingRuntime(env: Env = process.env, metrics?: MetricsExporterConfig): Logger {
-  const logger = new RedactingLogger(new DefaultLogger(logLevelFromEnv(env)));
-  // Core's own logs are forwarded to the same logger (rather than printed by Core), so they are scrubbed too.
+/**
+ * Install the Temporal Runtime with JSON logging (LOG_LEVEL) and, when given, the Prometheus exporter;
+ * call once, before any connection or worker. Core's own logs are forwarded to the same logger (rather
+ * than printed by Core), so they are structured and scrubbed too.
+ */
+export function installWorkerRuntime(
+  env: Env = process.env,
+  metrics?: MetricsExporterConfig,
+  logger?: Logger,
+): WorkerRuntime {
+  const level = logLevelFromEnv(env);
+  const root = logger ?? createLogger({ level, component: 'worker' });
+  const sdkLogger = new RedactingLogger(new PinoSdkLogger(root));
   Runtime.install({
-    logger,
+    logger: sdkLogger,
     telemetryOptions: {
       logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }) },
       ...(metrics ? { metrics } : {}),
     },
   });
-  return logger;
+  return { logger: root, sdkLogger };
+}
+
+/** The demo's entry point (scripts/demo.ts): installWorkerRuntime, answering the SDK-shaped logger. */
+export function installRedactingRuntime(env: Env = process.env, metrics?: MetricsExporterConfig): SdkLogger {
+  return installWorkerRuntime(env, metrics).sdkLogger;
 }

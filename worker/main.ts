@@ -1,50 +1,96 @@
-import { NativeConnection } from '@temporalio/worker';
-import { LayersClient } from '../activities/layers';
-import { redactSecrets } from '../common/redact';
-import { createSecretSink, describeSecretSink } from '../activities/secret-sinks';
+import { describeSecretSink } from '../activities/secret-sinks';
 import { codecFromEnv, workerDataConverter } from '../common/codec/data-converter';
-import { ConfigError, temporalConnectionOptions } from '../common/connection';
+import { ConfigError } from '../common/connection';
+import { createLogger, type Logger } from '../common/logger';
+import { redactSecrets } from '../common/redact';
 import { loadWorkerConfig, loadWorkerTuning } from './config';
-import { discoverPacing } from './pacing';
-import { installRedactingRuntime } from './logging';
+import { installWorkerRuntime } from './logging';
 import { LayersCallMetrics, prometheusExporter } from './metrics';
-import { createWorker } from './worker';
+import { shutdownGraceTimeFromEnv, startWorker } from './worker';
+
+let logger: Logger | undefined;
+
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+class StoppedDuringStartup extends Error {
+  override name = 'StoppedDuringStartup';
+}
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const tuning = loadWorkerTuning();
+  const shutdownGraceTimeMs = shutdownGraceTimeFromEnv();
   const codec = codecFromEnv();
   const dataConverter = workerDataConverter(codec);
-  installRedactingRuntime(process.env, config.layers.metricsPort === undefined ? undefined : prometheusExporter(config.layers.metricsPort));
-  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  const metricsPort = config.layers.metricsPort;
+  logger = installWorkerRuntime(
+    process.env,
+    metricsPort === undefined ? undefined : prometheusExporter(metricsPort),
+  ).logger;
   const callMetrics = new LayersCallMetrics();
-  const layers = new LayersClient({ baseUrl: config.layers.apiUrl, apiKey: config.layers.parentKey, onCall: callMetrics.onCall });
-  try {
-    const pacing = await discoverPacing(layers, config.layers.rateLimits, config.layers.rateHeadroom);
-    const worker = await createWorker({
-      pacing,
-      connection,
+  logger.info(
+    {
+      address: config.temporal.address,
+      namespace: config.temporal.namespace,
+      ...(config.temporal.profile ? { profile: config.temporal.profile } : {}),
+    },
+    `worker: connecting to Temporal at ${config.temporal.address}${config.temporal.profile ? ` (profile ${config.temporal.profile})` : ''}`,
+  );
+  // Until the workers exist (and the SDK's Runtime takes over SIGINT/SIGTERM), a stop request ends the wait
+  // for Temporal, or stops the workers as soon as they are created: either way the process exits 0.
+  const startup = new AbortController();
+  const stopDuringStartup = () => startup.abort(new StoppedDuringStartup());
+  for (const signal of SHUTDOWN_SIGNALS) process.once(signal, stopDuringStartup);
+  const worker = await startWorker({
+    temporal: config.temporal,
+    layers: config.layers,
+    onCall: callMetrics.onCall,
+    dataConverter,
+    tuning,
+    shutdownGraceTimeMs,
+    logger,
+    signal: startup.signal,
+  });
+  for (const signal of SHUTDOWN_SIGNALS) process.off(signal, stopDuringStartup);
+  if (startup.signal.aborted) {
+    await worker.close();
+    throw startup.signal.reason;
+  }
+  const { pacing } = worker;
+  logger.info(
+    {
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      deps: { layers, secretSink: createSecretSink(config.layers.secretSink) },
-      dataConverter,
-      tuning,
-    });
-    console.log(
-      `worker: polling ${config.temporal.namespace}/${config.temporal.taskQueue} at ${config.temporal.address}; Layers at ${config.layers.apiUrl}` +
-        `; secrets to ${describeSecretSink(config.layers.secretSink)}; payload codec ${codec ? `on (encrypting with key ${codec.encryptionKeyId})` : 'off'}` +
-        ` (tier ${pacing.tier}: ${pacing.writeActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} writes/s, ${pacing.readActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} read activities/s)` +
-        (config.layers.metricsPort === undefined ? '' : `; metrics on :${config.layers.metricsPort}/metrics`),
-    );
-    // SIGINT/SIGTERM drain in-flight tasks: the SDK's runtime installs those handlers.
-    await worker.run();
-  } finally {
-    await layers.close();
-    await connection.close();
-  }
+      tier: pacing.tier,
+      shutdownGraceTimeMs,
+      ...(metricsPort === undefined ? {} : { metricsPort }),
+    },
+    `worker: polling ${config.temporal.namespace}/${config.temporal.taskQueue} at ${config.temporal.address}; Layers at ${config.layers.apiUrl}` +
+      `; secrets to ${describeSecretSink(config.layers.secretSink)}; payload codec ${codec ? `on (encrypting with key ${codec.encryptionKeyId})` : 'off'}` +
+      ` (tier ${pacing.tier}: ${pacing.writeActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} writes/s, ${pacing.readActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} read activities/s)` +
+      (metricsPort === undefined ? '' : `; metrics on :${metricsPort}/metrics`),
+  );
+  // SIGINT/SIGTERM: the SDK's Runtime shuts every worker down — polling stops, running activities get
+  // shutdownGraceTimeMs to finish — and run() returns once they have.
+  await worker.run();
+  logger.info({}, 'worker: stopped');
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? `worker: configuration: ${err.message}` : `worker: ${redactSecrets((err as Error).message)}`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    if (err instanceof StoppedDuringStartup) {
+      logger?.info({}, 'worker: stopped during start-up');
+      process.exit(0);
+    }
+    const message =
+      err instanceof ConfigError
+        ? `worker: configuration: ${err.message}`
+        : `worker: ${redactSecrets((err as Error).message)}`;
+    (logger ?? createLogger({ component: 'worker' })).fatal(
+      err instanceof ConfigError ? {} : { error: err },
+      message,
+    );
+    process.exit(1);
+  },
+);

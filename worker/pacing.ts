@@ -27,7 +27,10 @@ export interface Pacing {
 
 export function pacingFor(tier: string, override?: Partial<RateBudget>, headroom = 0.97): Pacing {
   const known = TIER_BUDGETS[tier];
-  const budget = override && (override.read || override.write) ? { ...(known ?? TIER_BUDGETS.standard!), ...override } : known;
+  const budget =
+    override && (override.read || override.write)
+      ? { ...(known ?? TIER_BUDGETS.standard!), ...override }
+      : known;
   if (!budget) {
     if (tier in TIER_BUDGETS) return { tier }; // unlimited
     // A tier this build does not know: pace as the smallest documented one until told otherwise.
@@ -42,12 +45,22 @@ export function pacingFor(tier: string, override?: Partial<RateBudget>, headroom
 }
 
 /** Reads the key's tier from whoami; falls back to the smallest tier if Layers cannot be reached. */
-export async function discoverPacing(layers: LayersClient, override?: Partial<RateBudget>, headroom?: number): Promise<Pacing> {
+export async function discoverPacing(
+  layers: LayersClient,
+  override?: Partial<RateBudget>,
+  headroom?: number,
+  logger: { warn(fields: Record<string, unknown>, message: string): void } = {
+    warn: (_fields, message) => console.warn(message),
+  },
+): Promise<Pacing> {
   try {
     const me = await layers.whoami();
     return pacingFor(me.rateLimitTier, override, headroom);
   } catch (err) {
-    console.warn(`worker: whoami failed (${(err as Error).message}); pacing Layers calls as the standard tier`);
+    logger.warn(
+      { error: err },
+      `worker: whoami failed (${(err as Error).message}); pacing Layers calls as the standard tier`,
+    );
     return pacingFor('standard', override, headroom);
   }
 }

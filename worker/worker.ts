@@ -1,37 +1,79 @@
 import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { LayersClient, type LayersCallRecord } from '../activities/layers';
+import { createSecretSink } from '../activities/secret-sinks';
+import {
+  ConfigError,
+  connectWithRetry,
+  temporalConnectionOptions,
+  type Env,
+  type TemporalConfig,
+} from '../common/connection';
 import { layersReadQueue, layersWriteQueue } from '../common/ids';
-import { DEFAULT_MAX_CACHED_WORKFLOWS } from './config';
+import type { Logger } from '../common/logger';
+import { DEFAULT_MAX_CACHED_WORKFLOWS, type LayersConfig } from './config';
 import { METRICS_WORKFLOW_INTERCEPTORS } from './metrics';
-import type { Pacing } from './pacing';
+import { discoverPacing, type Pacing } from './pacing';
 
-export interface CreateWorkerOptions {
-  connection: NativeConnection;
-  namespace: string;
-  taskQueue: string;
-  deps: ActivityDeps;
-  /** Server-side pacing of the Layers task queues; omitted = unpaced. */
+export const WORKFLOWS_PATH = path.resolve(__dirname, '../workflows');
+
+/** How long a stopping worker lets running activities finish before cancelling them (WORKER_SHUTDOWN_GRACE_TIME). */
+export const DEFAULT_SHUTDOWN_GRACE_TIME_MS = 30_000;
+
+type Tuning = Pick<
+  WorkerOptions,
+  'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'
+>;
+
+/**
+ * Everything a worker needs. The process entry points (worker/main.ts, the benchmark) pass settings and
+ * let startWorker open the Temporal connection and build the Layers client; tests pass a shared
+ * connection, ready-made activity dependencies and a pre-built bundle instead.
+ */
+export interface StartWorkerConfig {
+  temporal: Pick<TemporalConfig, 'namespace' | 'taskQueue'> & Partial<TemporalConfig>;
+  /** An open connection; otherwise one is opened from `temporal`, waiting while the server is unreachable. */
+  connection?: NativeConnection;
+  /** Layers settings: the client, the secret sink and the pacing (whoami) are built from them. Or: */
+  layers?: LayersConfig;
+  /** Ready activity dependencies (tests). */
+  deps?: ActivityDeps;
+  /** Told of every Layers call the built client makes (metrics, the benchmark's accounting). */
+  onCall?: (call: LayersCallRecord) => void;
+  /** Server-side pacing of the Layers task queues; default: discovered from whoami when `layers` is given, else unpaced. */
   pacing?: Pacing;
   /** A pre-built bundle (tests bundle once); otherwise the workflows are bundled at start-up. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Slot settings; maxCachedWorkflows defaults to DEFAULT_MAX_CACHED_WORKFLOWS, the rest to the SDK's (bench/RESULTS.md). */
-  tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
+  tuning?: Tuning;
   interceptors?: WorkerOptions['interceptors'];
   dataConverter?: WorkerOptions['dataConverter'];
+  /** Default DEFAULT_SHUTDOWN_GRACE_TIME_MS. */
+  shutdownGraceTimeMs?: number;
+  logger?: Logger;
+  /** Stops waiting for an unreachable server (SIGTERM during start-up). */
+  signal?: AbortSignal;
 }
-
-export const WORKFLOWS_PATH = path.resolve(__dirname, '../workflows');
 
 /**
  * One process, three pollers: workflows on the main queue, Layers writes and reads on their own queues
- * so the server paces them across every replica. Runs and stops as one.
+ * so the server paces them across every replica. Runs and stops as one; what startWorker opened (the
+ * connection, the Layers client) is closed once it has stopped.
  */
 export class WorkerGroup {
-  constructor(readonly workers: Worker[]) {}
+  constructor(
+    readonly workers: Worker[],
+    readonly pacing: Pacing = { tier: 'unknown' },
+    private readonly cleanup: Array<() => Promise<void>> = [],
+  ) {}
 
   async run(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.run()));
+    try {
+      await Promise.all(this.workers.map((w) => w.run()));
+    } finally {
+      await this.close();
+    }
   }
 
   async runUntil<T>(fn: Promise<T> | (() => Promise<T>)): Promise<T> {
@@ -42,46 +84,118 @@ export class WorkerGroup {
     } finally {
       for (const w of others) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.all(running);
+      await this.close();
     }
   }
 
+  /** Stop polling; running activities get the shutdown grace time to finish. SIGINT/SIGTERM do this too (the SDK's Runtime). */
   shutdown(): void {
     for (const w of this.workers) if (w.getState() === 'RUNNING') w.shutdown();
   }
+
+  /** Closes what startWorker opened; run() and runUntil() do this when they end (call it for a group never run). */
+  async close(): Promise<void> {
+    for (const step of this.cleanup.splice(0).reverse()) await step();
+  }
 }
 
-export async function createWorker(options: CreateWorkerOptions): Promise<WorkerGroup> {
-  const activities = createActivities(options.deps);
+/** `WORKER_SHUTDOWN_GRACE_TIME`: `30s`, `500ms`, `2m`, or a number of seconds. */
+export function shutdownGraceTimeFromEnv(env: Env = process.env): number {
+  const raw = env.WORKER_SHUTDOWN_GRACE_TIME?.trim();
+  if (!raw) return DEFAULT_SHUTDOWN_GRACE_TIME_MS;
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(raw);
+  if (!match) throw new ConfigError('WORKER_SHUTDOWN_GRACE_TIME: must be a duration like 30s, 500ms or 2m');
+  const unit = match[2] ?? 's';
+  return Math.round(Number(match[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1_000 : 60_000));
+}
+
+/**
+ * The one way this project starts a worker: worker/main.ts, the benchmark's worker process and the tests
+ * all come through here, so they run the same three pollers with the same defaults.
+ */
+export async function startWorker(config: StartWorkerConfig): Promise<WorkerGroup> {
+  const cleanup: Array<() => Promise<void>> = [];
+  try {
+    let connection = config.connection;
+    if (!connection) {
+      if (!config.temporal.address) throw new ConfigError('TEMPORAL_ADDRESS: required to connect');
+      const options = temporalConnectionOptions(config.temporal as TemporalConfig);
+      const opened = await connectWithRetry(() => NativeConnection.connect(options), {
+        target: options.address,
+        logger: config.logger,
+        signal: config.signal,
+      });
+      cleanup.push(() => opened.close());
+      connection = opened;
+    }
+    let deps = config.deps;
+    let pacing = config.pacing;
+    if (!deps) {
+      if (!config.layers) throw new Error('startWorker: give either `layers` settings or ready `deps`');
+      const layers = new LayersClient({
+        baseUrl: config.layers.apiUrl,
+        apiKey: config.layers.parentKey,
+        onCall: config.onCall,
+      });
+      cleanup.push(() => layers.close());
+      deps = { layers, secretSink: createSecretSink(config.layers.secretSink) };
+      pacing ??= await discoverPacing(
+        layers,
+        config.layers.rateLimits,
+        config.layers.rateHeadroom,
+        config.logger,
+      );
+    }
+    const group = await createWorkerGroup({ ...config, connection, deps, pacing });
+    return new WorkerGroup(group, pacing, cleanup);
+  } catch (err) {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function createWorkerGroup(
+  config: StartWorkerConfig & { connection: NativeConnection; deps: ActivityDeps },
+): Promise<Worker[]> {
+  const activities = createActivities(config.deps);
+  const graceMs = config.shutdownGraceTimeMs ?? DEFAULT_SHUTDOWN_GRACE_TIME_MS;
   const common = {
-    connection: options.connection,
-    namespace: options.namespace,
-    interceptors: options.interceptors,
-    dataConverter: options.dataConverter,
+    connection: config.connection,
+    namespace: config.temporal.namespace,
+    interceptors: config.interceptors,
+    dataConverter: config.dataConverter,
     maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
-    ...options.tuning,
+    // Running activities finish (they are idempotent, but a cut-off call is a retry and a start-to-close
+    // timeout later); after the grace time they are cancelled, and a little after that the worker gives up.
+    shutdownGraceTime: graceMs,
+    shutdownForceTime: graceMs + 15_000,
+    ...config.tuning,
   };
   const main = await Worker.create({
     ...common,
-    taskQueue: options.taskQueue,
+    taskQueue: config.temporal.taskQueue,
     activities,
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle } // a pre-built bundle carries its own interceptor modules
+    ...(config.workflowBundle
+      ? { workflowBundle: config.workflowBundle } // a pre-built bundle carries its own interceptor modules
       : {
           workflowsPath: require.resolve(WORKFLOWS_PATH),
-          interceptors: { ...options.interceptors, workflowModules: [...(options.interceptors?.workflowModules ?? []), METRICS_WORKFLOW_INTERCEPTORS] },
+          interceptors: {
+            ...config.interceptors,
+            workflowModules: [...(config.interceptors?.workflowModules ?? []), METRICS_WORKFLOW_INTERCEPTORS],
+          },
         }),
   });
   const writes = await Worker.create({
     ...common,
-    taskQueue: layersWriteQueue(options.taskQueue),
+    taskQueue: layersWriteQueue(config.temporal.taskQueue),
     activities,
-    maxTaskQueueActivitiesPerSecond: options.pacing?.writeActivitiesPerSecond,
+    maxTaskQueueActivitiesPerSecond: config.pacing?.writeActivitiesPerSecond,
   });
   const reads = await Worker.create({
     ...common,
-    taskQueue: layersReadQueue(options.taskQueue),
+    taskQueue: layersReadQueue(config.temporal.taskQueue),
     activities,
-    maxTaskQueueActivitiesPerSecond: options.pacing?.readActivitiesPerSecond,
+    maxTaskQueueActivitiesPerSecond: config.pacing?.readActivitiesPerSecond,
   });
-  return new WorkerGroup([main, writes, reads]);
+  return [main, writes, reads];
 }

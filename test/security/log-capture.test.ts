@@ -155,7 +155,15 @@ describe('worker and CLI processes: logs across an e2e run carry no key material
     const output = log.join('');
     if (process.env.DUMP_LOG) writeFileSync(process.env.DUMP_LOG, output); // to look at what was captured
     expect(output).toMatch(/worker: polling .* secrets to http \(http:\/\/127\.0\.0\.1:\d+\/layers\/secrets\); payload codec on \(encrypting with key test-2026\)/);
-    expect(output).toMatch(/\[WARN\] Activity failed/);
+    // Structured JSON lines (pino): the failed activity names its workflow, run, activity and customer.
+    const lines = output
+      .split('\n')
+      .filter((l) => l.startsWith('{"level"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const failed = lines.find((l) => l.level === 'warn' && l.msg === 'Activity failed');
+    expect(failed).toMatchObject({ workflowId: expect.stringMatching(/^onboarding\//), runId: expect.any(String), activity: expect.any(String), customerId: expect.any(String) });
+    expect(ids).toContain(failed!.customerId);
+    expect(output).not.toContain('taskToken');
     expect(output).toContain(`"externalId": "${ids[0]}"`);
 
     const minted = [...receiver.stored.values()];
