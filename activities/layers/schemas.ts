@@ -2,7 +2,7 @@
  * zod schemas for every Layers Partner API request and response this product uses, and the
  * TypeScript types inferred from them.
  *
- * Authority: /work/shared/layers-api (the five doc pages + CONTRACT.md).
+ * Authority: the public Layers API docs, summarised in docs/layers-api-contract.md.
  *
  * Policy:
  * - Strict about what the product relies on: id prefixes (`org_`, `key_`, `txn_`, `prj_`, `whe_`),
