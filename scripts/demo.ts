@@ -1,7 +1,7 @@
 // `npm run demo`: the whole product on one machine. Starts the Temporal dev server (state under .data/),
 // the Layers emulator (state under .data/ too), a worker, and onboards Acme Coffee as in the guide.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { LayersClient } from '../activities/layers';
@@ -44,10 +44,12 @@ async function main(): Promise<void> {
   const port = await portOr(7233);
   const uiPort = await portOr(8233);
   // With TEMPORAL_CODEC_KEYS set, payloads are encrypted: the Web UI reads them through a token-protected
-  // codec server (the token rides in the endpoint path, since the UI cannot add headers).
+  // codec server (the token rides in the endpoint path, since the UI cannot add headers). The endpoint is
+  // not handed to the dev server (`--ui-codec-endpoint` would put the token in its argv, readable by every
+  // local user through `ps`, and the CLI reads it from nowhere else): it goes to a 0600 file, and you paste
+  // it once into the Web UI's codec settings, which keep it in your browser.
   const codec = codecFromEnv();
   let codecServer: RunningCodecServer | undefined;
-  let uiCodecEndpoint: string | undefined;
   if (codec) {
     const token = process.env.CODEC_SERVER_TOKEN?.trim() || randomBytes(24).toString('hex');
     codecServer = await startCodecServer({
@@ -56,14 +58,19 @@ async function main(): Promise<void> {
       port: await portOr(Number(process.env.CODEC_SERVER_PORT) || 8888),
       corsOrigins: [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
     });
-    uiCodecEndpoint = `${codecServer.url}/${encodeURIComponent(token)}`;
-    console.log(`Payload codec on (encrypting with key ${codec.encryptionKeyId}); codec server for the Web UI at ${codecServer.url}`);
+    const endpointFile = path.join(DATA, 'codec-endpoint');
+    mkdirSync(DATA, { recursive: true, mode: 0o700 });
+    rmSync(endpointFile, { force: true });
+    writeFileSync(endpointFile, `${codecServer.url}/${token}\n`, { mode: 0o600, flag: 'wx' });
+    console.log(
+      `Payload codec on (encrypting with key ${codec.encryptionKeyId}); codec server at ${codecServer.url}. ` +
+        `To read payloads in the Web UI, paste the endpoint in .data/codec-endpoint into its codec settings (Settings → Codec Server).`,
+    );
   }
   const server = await startDevServer({
     port,
     uiPort,
     dbFilename: path.join(DATA, 'temporal.db'),
-    uiCodecEndpoint,
   });
   console.log('Starting the Layers emulator (state in .data/emulator)…');
   const emulator = await startEmulator({ port: await portOr(4010), dataDir: path.join(DATA, 'emulator'), parentKey: demoParentKey(), quiet: true });

@@ -2,7 +2,8 @@
 // Temporal Web UI (or with `temporal workflow show --codec-endpoint … --codec-auth "Bearer …"`).
 //
 //   TEMPORAL_CODEC_KEYS (or TEMPORAL_CODEC_KEYS_FILE)  the same keys as the workers and clients
-//   CODEC_SERVER_TOKEN (or CODEC_SERVER_TOKEN_FILE)    at least 16 characters, e.g. `openssl rand -hex 24`
+//   CODEC_SERVER_TOKEN (or CODEC_SERVER_TOKEN_FILE)    at least 16 characters, e.g. `openssl rand -hex 24`;
+//                                                      from the environment or a file only, never argv (`ps`)
 //   CODEC_SERVER_PORT                                  default 8888
 //   CODEC_SERVER_HOST                                  default 127.0.0.1
 //   CODEC_SERVER_CORS_ORIGINS                          comma-separated Web UI origins, default
@@ -44,8 +45,8 @@ export function loadCodecServerConfig(env: Env = process.env): CodecServerConfig
   }
   if (!token) throw new ConfigError('CODEC_SERVER_TOKEN: required (or CODEC_SERVER_TOKEN_FILE): the token operators present to decode payloads');
   if (token.length < 16) throw new ConfigError('CODEC_SERVER_TOKEN: must be at least 16 characters (e.g. `openssl rand -hex 24`)');
-  if (!/^[\x21-\x7e]+$/.test(token) || token.includes('/')) {
-    throw new ConfigError('CODEC_SERVER_TOKEN: must be printable ASCII without spaces or "/" (it may travel in a URL path)');
+  if (!/^[\x21-\x7e]+$/.test(token) || /[/%?#]/.test(token)) {
+    throw new ConfigError('CODEC_SERVER_TOKEN: must be printable ASCII without spaces, "/", "%", "?" or "#" (it may travel in a URL path, compared as sent)');
   }
   const port = z.coerce.number().int().min(0).max(65535).safeParse(env.CODEC_SERVER_PORT?.trim() || 8888);
   if (!port.success) throw new ConfigError('CODEC_SERVER_PORT: must be a port number (0-65535)');
