@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import type { SecretSinkConfig } from '../activities/secret-sinks';
@@ -31,6 +32,12 @@ const layersSchema = z.object({
   LAYERS_PARENT_KEY_FILE: optionalString,
   LAYERS_SECRET_SINK_DIR: optionalString,
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z
+    .string()
+    .trim()
+    .refine((value) => isIP(value.replace(/^\[(.*)\]$/, '$1')) !== 0, 'must be an IP address to bind, e.g. 127.0.0.1 (default) or 0.0.0.0 for every interface')
+    .transform((value) => value.replace(/^\[(.*)\]$/, '$1'))
+    .optional(),
   LAYERS_RATE_LIMITS: z
     .string()
     .trim()
@@ -85,6 +92,8 @@ export interface LayersConfig {
   /** Where shown-once secrets go (LAYERS_SECRET_SINK): file (default, in secretSinkDir) or http. */
   secretSink: SecretSinkConfig;
   metricsPort?: number;
+  /** The address the metrics endpoint binds (METRICS_HOST, default 127.0.0.1). */
+  metricsHost: string;
   /** Per-minute budgets overriding the tier whoami names (custom contracts). */
   rateLimits?: { read?: number; write?: number; longRunning?: number };
   rateHeadroom: number;
@@ -141,6 +150,7 @@ export function loadLayersConfig(env: Env = process.env): LayersConfig {
     secretSinkDir,
     secretSink: loadSecretSinkConfig(parsed, secretSinkDir),
     metricsPort: parsed.METRICS_PORT,
+    metricsHost: parsed.METRICS_HOST ?? '127.0.0.1',
     rateLimits: parsed.LAYERS_RATE_LIMITS
       ? Object.fromEntries(parsed.LAYERS_RATE_LIMITS.split(',').map((pair) => [pair.split('=')[0]!, Number(pair.split('=')[1])]))
       : undefined,

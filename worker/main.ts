@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const tuning = loadWorkerTuning();
   const codec = codecFromEnv();
   const dataConverter = workerDataConverter(codec);
-  installRedactingRuntime(process.env, config.layers.metricsPort === undefined ? undefined : prometheusExporter(config.layers.metricsPort));
+  installRedactingRuntime(process.env, config.layers.metricsPort === undefined ? undefined : prometheusExporter(config.layers.metricsPort, config.layers.metricsHost));
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   const callMetrics = new LayersCallMetrics();
   const layers = new LayersClient({ baseUrl: config.layers.apiUrl, apiKey: config.layers.parentKey, onCall: callMetrics.onCall });
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
       `worker: polling ${config.temporal.namespace}/${config.temporal.taskQueue} at ${config.temporal.address}; Layers at ${config.layers.apiUrl}` +
         `; secrets to ${describeSecretSink(config.layers.secretSink)}; payload codec ${codec ? `on (encrypting with key ${codec.encryptionKeyId})` : 'off'}` +
         ` (tier ${pacing.tier}: ${pacing.writeActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} writes/s, ${pacing.readActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} read activities/s)` +
-        (config.layers.metricsPort === undefined ? '' : `; metrics on :${config.layers.metricsPort}/metrics`),
+        (config.layers.metricsPort === undefined ? '' : `; metrics on ${config.layers.metricsHost}:${config.layers.metricsPort}/metrics`),
     );
     // SIGINT/SIGTERM drain in-flight tasks: the SDK's runtime installs those handlers.
     await worker.run();
