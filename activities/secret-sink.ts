@@ -6,7 +6,12 @@ import { ApplicationFailure } from '@temporalio/common';
 
 /** A secret Layers shows exactly once. It lives only in memory until a sink has stored it. */
 export interface ShownOnceSecret {
-  kind: 'api-key' | 'webhook-signing-secret';
+  /**
+   * `firehose-signing-secret`: the partner firehose's (activities/firehose.ts), a stable documented kind so
+   * a firehose receiver finds the current and previous secrets; `webhook-signing-secret`: a customer's own
+   * child-scoped endpoint.
+   */
+  kind: 'api-key' | 'webhook-signing-secret' | 'firehose-signing-secret';
   /** The Layers id of what the secret belongs to (key_… or whe_…): sinks are idempotent by it. */
   id: string;
   secret: string;

@@ -30,6 +30,7 @@ import { describeIssues, externalIdSchema, parseOnboardingInput, type Onboarding
 import { LayersCustomerId } from '../common/search-attributes';
 import { CustomerArchivedError, InvalidInputError } from './errors';
 import { checkFreeText, checkFreeTextDeep, findKeyMaterial } from '../common/key-material';
+import { checkWebhookUrl } from '../common/webhook-url';
 import { customerWorkflowId, onboardingWorkflowId } from '../common/ids';
 import { type OnboardingOptions } from '../common/onboarding-messages';
 
@@ -81,6 +82,9 @@ export class OnboardingClient {
     if (secrets.length) {
       throw new InvalidInputError(secrets.map((field) => `${field}: looks like a Layers secret; secrets never go into workflow input`));
     }
+    // A customer's own URL becomes a child-scoped endpoint: no private, loopback or credentialed targets.
+    const urlError = parsed.value.firehose ? checkWebhookUrl(parsed.value.firehose.url, 'firehose.url') : undefined;
+    if (urlError) throw new InvalidInputError([urlError]);
     const input = parsed.value;
     const externalId = input.customer.externalId;
     const workflowId = customerWorkflowId(externalId);

@@ -26,7 +26,12 @@ async function main(): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      deps: { layers, secretSink: createSecretSink(config.layers.secretSink) },
+      deps: {
+        layers,
+        secretSink: createSecretSink(config.layers.secretSink),
+        firehose: config.layers.firehose,
+        webhookUrlPolicy: config.layers.webhookUrlPolicy,
+      },
       dataConverter,
       tuning,
     });
@@ -34,6 +39,7 @@ async function main(): Promise<void> {
       `worker: polling ${config.temporal.namespace}/${config.temporal.taskQueue} at ${config.temporal.address}; Layers at ${config.layers.apiUrl}` +
         `; secrets to ${describeSecretSink(config.layers.secretSink)}; payload codec ${codec ? `on (encrypting with key ${codec.encryptionKeyId})` : 'off'}` +
         ` (tier ${pacing.tier}: ${pacing.writeActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} writes/s, ${pacing.readActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} read activities/s)` +
+        `; partner firehose ${config.layers.firehose ? `${new URL(config.layers.firehose.url).origin} (${config.layers.firehose.events.join(', ')})` : 'not configured'}` +
         (config.layers.metricsPort === undefined ? '' : `; metrics on ${config.layers.metricsHost}:${config.layers.metricsPort}/metrics`),
     );
     // SIGINT/SIGTERM drain in-flight tasks: the SDK's runtime installs those handlers.
