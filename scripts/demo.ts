@@ -84,7 +84,14 @@ async function main(): Promise<void> {
     connection: nativeConnection,
     namespace: server.namespace,
     taskQueue,
-    deps: { layers, secretSink: new FileSecretSink(path.join(DATA, 'secrets')) },
+    // The guide's firehose is Quinn's CRM's own receiver: partner configuration (LAYERS_FIREHOSE_URL and
+    // LAYERS_FIREHOSE_EVENTS for `npm run worker`), one all_children endpoint for every customer.
+    deps: {
+      layers,
+      secretSink: new FileSecretSink(path.join(DATA, 'secrets')),
+      firehose: { url: process.env.LAYERS_FIREHOSE_URL?.trim() || 'https://quinns-crm.example.com/layers/webhooks', events: ['content.generated', 'post.published'] },
+      webhookUrlPolicy: { localMode: true },
+    },
     dataConverter: workerDataConverter(codec),
   });
   const connection = await Connection.connect({ address: server.address });
@@ -98,7 +105,6 @@ async function main(): Promise<void> {
     apiKey: { name: 'acme-integration', scopes: ['content:read', 'content:write'] },
     credits: 5000,
     creditConfig: { monthlyCreditCap: 5000, refillThreshold: 1000, refillAmount: 2000 },
-    firehose: { url: 'https://quinns-crm.example.com/layers/webhooks', events: ['content.generated', 'post.published'] },
     project: { name: 'Acme Coffee', timezone: 'America/Los_Angeles' },
   };
 
@@ -121,7 +127,7 @@ async function main(): Promise<void> {
     console.log(`  credits          transfer ${result.transferId}: balance ${result.balance}, available ${result.available}`);
     const c = result.creditConfig;
     console.log(`  creditConfig     cap ${c.monthlyCreditCap}/month, refill ${c.refillAmount} below ${c.refillThreshold} (autoRefillEnabled: ${c.autoRefillEnabled})`);
-    console.log(`  firehose         ${result.firehoseEndpointId}`);
+    console.log(`  firehose         ${result.firehoseEndpointId} (the partner's all_children endpoint; signing secret in .data/secrets/)`);
     console.log(`  project          ${result.projectId}`);
     console.log(`\nTemporal Web UI: ${server.uiUrl}/namespaces/${server.namespace}/workflows/${encodeURIComponent(`onboarding/${externalId}`)}`);
     console.log(`Layers emulator: ${emulator.url} (state: ${emulator.url}/_emulator/state)`);

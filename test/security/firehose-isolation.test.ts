@@ -1,7 +1,9 @@
 // Issue 14 item 2: no customer receives another's events. The partner firehose is worker configuration
 // (one `all_children` endpoint); a customer's own URL is a child-scoped endpoint that gets only its org's
 // events, and offboarding deletes it. Asserted through the emulator's endpoints and delivery log.
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { readdirSync } from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createFirehoseActivities, MANAGED_BY, partnerFirehoseIdempotencyKey, type HostResolver, type PartnerFirehoseResult } from '../../activities/firehose';
@@ -123,5 +125,46 @@ describe('ensurePartnerFirehose (activity, against the emulator)', () => {
   test('not configured: nothing is created', async () => {
     const activities = createFirehoseActivities({ layers: env.layers, secretSink: new FileSecretSink(env.secretsDir) });
     expect(await new MockActivityEnvironment().run(activities.ensurePartnerFirehose)).toEqual({ configured: false });
+  });
+});
+
+describe('migration command (scripts/firehose-endpoints.ts)', () => {
+  let env: OnboardingTestEnv;
+  beforeAll(async () => {
+    env = await startOnboardingTestEnv();
+  });
+  afterAll(async () => env?.close());
+
+  const cli = (args: string[]) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('scripts/firehose-endpoints.ts'), ...args], {
+        env: {
+          ...process.env,
+          LAYERS_API_URL: env.emulator.url,
+          LAYERS_PARENT_KEY: env.emulator.parentKey,
+          LAYERS_FIREHOSE_URL: 'https://partner.example/firehose',
+          LAYERS_FIREHOSE_EVENTS: 'post.published,content.generated',
+        },
+      });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      child.once('exit', (code) => resolve({ code, out }));
+    });
+
+  test('lists old per-customer all_children endpoints as such and deletes only the ones named', async () => {
+    const partner = await env.layers.createWebhookEndpoint({ url: 'https://partner.example/firehose', events: ['content.generated', 'post.published'], scope: 'all_children' });
+    const leaky = await env.layers.createWebhookEndpoint({ url: 'https://one-customer.example/hooks', events: ['content.generated'], scope: 'all_children' });
+    const listed = await cli(['list']);
+    expect(listed.code).toBe(0);
+    expect(listed.out).toMatch(new RegExp(`${partner.id} .*partner firehose \\(LAYERS_FIREHOSE_URL\\): keep`));
+    expect(listed.out).toMatch(new RegExp(`${leaky.id} .*receives every customer's events`));
+    expect(listed.out).not.toContain(env.emulator.parentKey);
+
+    expect((await cli(['delete', leaky.id])).code).toBe(0);
+    const state = await env.control.state();
+    expect(state.webhookEndpoints.find((e) => e.id === leaky.id)).toMatchObject({ status: 'deleted' });
+    expect(state.webhookEndpoints.find((e) => e.id === partner.id)).toMatchObject({ status: 'enabled' });
+    expect((await cli(['delete'])).code).toBe(2);
   });
 });
