@@ -69,7 +69,8 @@ export function normalizeEvents(events: readonly string[]): string[] {
   return [...new Set(events)].sort();
 }
 
-const sameEvents = (a: readonly string[], b: readonly string[]) => normalizeEvents(a).join(',') === normalizeEvents(b).join(',');
+const sameEvents = (a: readonly string[], b: readonly string[]) =>
+  normalizeEvents(a).join(',') === normalizeEvents(b).join(',');
 
 function refused(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: WEBHOOK_URL_REFUSED, nonRetryable: true, message });
@@ -104,7 +105,10 @@ export async function checkWebhookUrlResolved(
   if (!addresses.length) throw refused(`${field}: ${host} does not resolve`);
   for (const { address } of addresses) {
     const reason = forbiddenAddressReason(address);
-    if (reason) throw refused(`${field}: ${host} resolves to ${address}, which ${reason}; webhooks go to a public https receiver`);
+    if (reason)
+      throw refused(
+        `${field}: ${host} resolves to ${address}, which ${reason}; webhooks go to a public https receiver`,
+      );
   }
 }
 
@@ -139,14 +143,19 @@ export function createFirehoseActivities(deps: FirehoseActivityDeps) {
 
   async function ensurePartner(config: PartnerFirehoseConfig): Promise<PartnerFirehoseResult> {
     const events = normalizeEvents(config.events);
-    const atUrl = (await listParentEndpoints()).filter((e) => e.scope === 'all_children' && e.url === config.url && e.status !== 'deleted');
+    const atUrl = (await listParentEndpoints()).filter(
+      (e) => e.scope === 'all_children' && e.url === config.url && e.status !== 'deleted',
+    );
     const match = atUrl.find((e) => sameEvents(e.events, events));
     let endpointId: string;
     let outcome: PartnerFirehoseResult['outcome'];
     let secretRef: string | undefined;
     if (match) {
       endpointId = match.id;
-      outcome = match.metadata?.managedBy === MANAGED_BY && match.metadata?.role === 'partner-firehose' ? 'reused' : 'adopted';
+      outcome =
+        match.metadata?.managedBy === MANAGED_BY && match.metadata?.role === 'partner-firehose'
+          ? 'reused'
+          : 'adopted';
     } else {
       const created = await layers.createWebhookEndpoint(
         {
@@ -160,7 +169,11 @@ export function createFirehoseActivities(deps: FirehoseActivityDeps) {
       );
       endpointId = created.id;
       outcome = 'created';
-      secretRef = await secretSink.store({ kind: 'firehose-signing-secret', id: created.id, secret: created.signingSecret });
+      secretRef = await secretSink.store({
+        kind: 'firehose-signing-secret',
+        id: created.id,
+        secret: created.signingSecret,
+      });
     }
     // Configured events changed: the endpoints at this URL with the old events go, once the new one exists.
     const replaced: string[] = [];
@@ -196,13 +209,20 @@ export function createFirehoseActivities(deps: FirehoseActivityDeps) {
     },
 
     /** The customer's own URL as a child-scoped (`own`) endpoint inside its org; the secret goes to the sink. */
-    async ensureCustomerWebhook(input: CustomerWebhookInput): Promise<{ endpointId: string; created: boolean; secretRef?: string }> {
+    async ensureCustomerWebhook(
+      input: CustomerWebhookInput,
+    ): Promise<{ endpointId: string; created: boolean; secretRef?: string }> {
       await checkWebhookUrlResolved(input.url, 'firehose.url', policy, deps.resolveHost);
       return layersCall(async () => {
         const events = normalizeEvents(input.events);
         const inChild = callOptions({ organizationId: input.orgId });
         for await (const endpoint of layers.listAllWebhookEndpoints(inChild)) {
-          if (endpoint.url === input.url && endpoint.scope === 'own' && sameEvents(endpoint.events, events) && endpoint.metadata?.managedBy === MANAGED_BY) {
+          if (
+            endpoint.url === input.url &&
+            endpoint.scope === 'own' &&
+            sameEvents(endpoint.events, events) &&
+            endpoint.metadata?.managedBy === MANAGED_BY
+          ) {
             return { endpointId: endpoint.id, created: false };
           }
         }

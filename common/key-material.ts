@@ -45,12 +45,18 @@ export interface FreeTextOptions {
  * value). Returns an error naming the field, or undefined when the value is acceptable. Never echoes
  * the value: it may be the secret.
  */
-export function checkFreeText(value: unknown, field: string, options: FreeTextOptions = {}): string | undefined {
+export function checkFreeText(
+  value: unknown,
+  field: string,
+  options: FreeTextOptions = {},
+): string | undefined {
   const maxLength = options.maxLength ?? DEFAULT_FREE_TEXT_MAX_LENGTH;
   if (value === undefined || value === null) return options.required ? `${field}: is required` : undefined;
   if (typeof value !== 'string') return `${field}: must be a string`;
-  if (value.length > maxLength) return `${field}: must be at most ${maxLength} characters (got ${value.length})`;
-  if (containsKeyMaterial(value)) return `${field}: looks like a Layers secret (lp_live_…, lp_test_…, whsec_…); secrets never go into workflow input, history or the Web UI`;
+  if (value.length > maxLength)
+    return `${field}: must be at most ${maxLength} characters (got ${value.length})`;
+  if (containsKeyMaterial(value))
+    return `${field}: looks like a Layers secret (lp_live_…, lp_test_…, whsec_…); secrets never go into workflow input, history or the Web UI`;
   return undefined;
 }
 
@@ -63,10 +69,13 @@ export function checkFreeTextDeep(value: unknown, root: string, options: FreeTex
     const error = checkFreeText(value, root, options);
     return error ? [error] : [];
   }
-  if (Array.isArray(value)) return value.flatMap((item, i) => checkFreeTextDeep(item, `${root}.${i}`, options));
+  if (Array.isArray(value))
+    return value.flatMap((item, i) => checkFreeTextDeep(item, `${root}.${i}`, options));
   if (value && typeof value === 'object') {
     return Object.entries(value).flatMap(([key, item]) => {
-      const keyError = containsKeyMaterial(key) ? [`${root}.(key): looks like a Layers secret; secrets never go into workflow input`] : [];
+      const keyError = containsKeyMaterial(key)
+        ? [`${root}.(key): looks like a Layers secret; secrets never go into workflow input`]
+        : [];
       return [...keyError, ...checkFreeTextDeep(item, `${root}.${key}`, options)];
     });
   }

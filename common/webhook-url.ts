@@ -48,7 +48,9 @@ function parseIpv6(raw: string): number[] | undefined {
   if (![...head, ...rest].every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
   const missing = 8 - head.length - rest.length;
   if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
-  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...rest].map((g) => parseInt(g, 16));
+  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...rest].map((g) =>
+    parseInt(g, 16),
+  );
   if (tail.length) all.splice(6, 2, ...tail);
   return all;
 }
@@ -106,9 +108,14 @@ function forbiddenNameReason(hostname: string): string | undefined {
  * Checks a customer webhook URL. Returns an error naming `field` (e.g. `firehose.url`), or undefined
  * when the URL may be registered. Never resolves names: the activity does that.
  */
-export function checkWebhookUrl(value: unknown, field: string, policy: WebhookUrlPolicy = {}): string | undefined {
+export function checkWebhookUrl(
+  value: unknown,
+  field: string,
+  policy: WebhookUrlPolicy = {},
+): string | undefined {
   if (typeof value !== 'string') return `${field}: must be a string`;
-  if (value.length > MAX_WEBHOOK_URL_LENGTH) return `${field}: must be at most ${MAX_WEBHOOK_URL_LENGTH} characters`;
+  if (value.length > MAX_WEBHOOK_URL_LENGTH)
+    return `${field}: must be at most ${MAX_WEBHOOK_URL_LENGTH} characters`;
   let url: URL;
   try {
     url = new URL(value);
@@ -120,7 +127,9 @@ export function checkWebhookUrl(value: unknown, field: string, policy: WebhookUr
   }
   if (url.username || url.password) return `${field}: must not carry credentials (user:password@)`;
   // WHATWG URL has already normalised 0x7f.1, 2130706433 and friends to dotted quads.
-  const reason = forbiddenAddressReason(url.hostname) ?? (parseIpv4(url.hostname) || parseIpv6(url.hostname) ? undefined : forbiddenNameReason(url.hostname));
+  const reason =
+    forbiddenAddressReason(url.hostname) ??
+    (parseIpv4(url.hostname) || parseIpv6(url.hostname) ? undefined : forbiddenNameReason(url.hostname));
   if (reason) return `${field}: ${url.hostname} ${reason}; webhooks go to a public https receiver`;
   return undefined;
 }
@@ -129,7 +138,10 @@ export function checkWebhookUrl(value: unknown, field: string, policy: WebhookUr
 export function isLocalApiOrigin(apiUrl: string): boolean {
   try {
     const url = new URL(apiUrl);
-    return url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]');
+    return (
+      url.protocol === 'http:' &&
+      (url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]')
+    );
   } catch {
     return false;
   }

@@ -24,16 +24,24 @@ async function main(argv: string[]): Promise<number> {
       const partner = config.firehose;
       let suspicious = 0;
       for await (const e of layers.listAllWebhookEndpoints()) {
-        const isPartner = partner && e.scope === 'all_children' && e.url === partner.url && normalizeEvents(e.events).join() === partner.events.join();
+        const isPartner =
+          partner &&
+          e.scope === 'all_children' &&
+          e.url === partner.url &&
+          normalizeEvents(e.events).join() === partner.events.join();
         const verdict = isPartner
           ? 'partner firehose (LAYERS_FIREHOSE_URL): keep'
           : e.scope === 'all_children'
-            ? 'all_children at a URL that is not LAYERS_FIREHOSE_URL: receives every customer\'s events — delete unless it is yours'
-            : 'own (the parent org\'s events only)';
+            ? "all_children at a URL that is not LAYERS_FIREHOSE_URL: receives every customer's events — delete unless it is yours"
+            : "own (the parent org's events only)";
         if (!isPartner && e.scope === 'all_children') suspicious++;
         console.log(`${e.id}  ${e.scope.padEnd(12)}  ${e.url}  [${e.events.join(',')}]  ${verdict}`);
       }
-      console.log(suspicious ? `\n${suspicious} endpoint(s) to review; delete with: npm run firehose:endpoints -- delete <id> …` : '\nnothing to migrate');
+      console.log(
+        suspicious
+          ? `\n${suspicious} endpoint(s) to review; delete with: npm run firehose:endpoints -- delete <id> …`
+          : '\nnothing to migrate',
+      );
       return 0;
     }
     if (!ids.length || !ids.every((id) => /^whe_[A-Za-z0-9-]+$/.test(id))) {
@@ -53,7 +61,11 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(err instanceof ConfigError ? `firehose:endpoints: configuration: ${err.message}` : `firehose:endpoints: ${(err as Error).message}`);
+    console.error(
+      err instanceof ConfigError
+        ? `firehose:endpoints: configuration: ${err.message}`
+        : `firehose:endpoints: ${(err as Error).message}`,
+    );
     process.exit(1);
   },
 );

@@ -67,24 +67,33 @@ class HttpError extends Error {
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 function fromBase64(value: unknown, where: string): Uint8Array {
-  if (typeof value !== 'string' || !BASE64.test(value)) throw new HttpError(400, `${where} must be a base64 string`);
+  if (typeof value !== 'string' || !BASE64.test(value))
+    throw new HttpError(400, `${where} must be a base64 string`);
   return new Uint8Array(Buffer.from(value, 'base64'));
 }
 
 export function payloadFromJson(json: unknown, index: number): Payload {
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new HttpError(400, `payloads[${index}] must be an object`);
+  if (!json || typeof json !== 'object' || Array.isArray(json))
+    throw new HttpError(400, `payloads[${index}] must be an object`);
   const { metadata, data } = json as JsonPayload;
-  const out: Payload = { metadata: {}, data: data === undefined || data === null ? new Uint8Array() : fromBase64(data, `payloads[${index}].data`) };
+  const out: Payload = {
+    metadata: {},
+    data:
+      data === undefined || data === null ? new Uint8Array() : fromBase64(data, `payloads[${index}].data`),
+  };
   if (metadata !== undefined && metadata !== null) {
-    if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new HttpError(400, `payloads[${index}].metadata must be an object`);
-    for (const [key, value] of Object.entries(metadata)) out.metadata![key] = fromBase64(value, `payloads[${index}].metadata.${key}`);
+    if (typeof metadata !== 'object' || Array.isArray(metadata))
+      throw new HttpError(400, `payloads[${index}].metadata must be an object`);
+    for (const [key, value] of Object.entries(metadata))
+      out.metadata![key] = fromBase64(value, `payloads[${index}].metadata.${key}`);
   }
   return out;
 }
 
 export function payloadToJson(payload: Payload): JsonPayload {
   const metadata: Record<string, string> = {};
-  for (const [key, value] of Object.entries(payload.metadata ?? {})) metadata[key] = Buffer.from(value ?? []).toString('base64');
+  for (const [key, value] of Object.entries(payload.metadata ?? {}))
+    metadata[key] = Buffer.from(value ?? []).toString('base64');
   return { metadata, data: Buffer.from(payload.data ?? []).toString('base64') };
 }
 
@@ -100,9 +109,11 @@ function pathSegments(target: string | undefined): string[] {
 }
 
 export function createCodecServer(options: CodecServerOptions): http.Server {
-  if (!options.token || options.token.length < 16) throw new Error('codec server: the token must be at least 16 characters');
+  if (!options.token || options.token.length < 16)
+    throw new Error('codec server: the token must be at least 16 characters');
   const tokenDigest = digest(options.token);
-  const tokenMatches = (candidate: string | undefined) => candidate !== undefined && timingSafeEqual(digest(candidate), tokenDigest);
+  const tokenMatches = (candidate: string | undefined) =>
+    candidate !== undefined && timingSafeEqual(digest(candidate), tokenDigest);
   const origins = new Set(options.corsOrigins ?? DEFAULT_CORS_ORIGINS);
   const maxPayloads = options.maxPayloads ?? MAX_PAYLOADS;
   const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
@@ -181,9 +192,11 @@ export function createCodecServer(options: CodecServerOptions): http.Server {
           }
           const list = (body as { payloads?: unknown } | null)?.payloads;
           if (!Array.isArray(list)) throw new HttpError(400, 'body must be {"payloads": [...]}');
-          if (list.length > maxPayloads) throw new HttpError(413, `at most ${maxPayloads} payloads per request (got ${list.length})`);
+          if (list.length > maxPayloads)
+            throw new HttpError(413, `at most ${maxPayloads} payloads per request (got ${list.length})`);
           const payloads = list.map((p, i) => payloadFromJson(p, i));
-          const out = action === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
+          const out =
+            action === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
           finish(200, { payloads: out.map(payloadToJson) });
         } catch (err) {
           if (err instanceof HttpError) finish(err.status, { error: err.message });
@@ -207,7 +220,8 @@ export function createCodecServer(options: CodecServerOptions): http.Server {
   });
   // Requests Node's parser refuses (bad request lines, oversized headers) get a 400, never a crash.
   server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else socket.destroy();
   });
   return server;

@@ -69,14 +69,18 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   constructor(keys: readonly CodecKey[], options: { encryptionKeyId?: string } = {}) {
     if (!keys.length) throw new Error('AesGcmPayloadCodec: at least one key is required');
     for (const { id, key } of keys) {
-      if (!KEY_ID_PATTERN.test(id)) throw new Error(`AesGcmPayloadCodec: key id "${id}" must be 1-64 of A-Z a-z 0-9 . _ -`);
-      if (key.length !== 32) throw new Error(`AesGcmPayloadCodec: key "${id}" must be 32 bytes (AES-256), got ${key.length}`);
+      if (!KEY_ID_PATTERN.test(id))
+        throw new Error(`AesGcmPayloadCodec: key id "${id}" must be 1-64 of A-Z a-z 0-9 . _ -`);
+      if (key.length !== 32)
+        throw new Error(`AesGcmPayloadCodec: key "${id}" must be 32 bytes (AES-256), got ${key.length}`);
       if (this.keys.has(id)) throw new Error(`AesGcmPayloadCodec: key id "${id}" is configured twice`);
       this.keys.set(id, Buffer.from(key));
     }
     this.encryptionKeyId = options.encryptionKeyId ?? keys[keys.length - 1]!.id;
     if (!this.keys.has(this.encryptionKeyId)) {
-      throw new Error(`AesGcmPayloadCodec: encryption key id "${this.encryptionKeyId}" is not among the configured keys`);
+      throw new Error(
+        `AesGcmPayloadCodec: encryption key id "${this.encryptionKeyId}" is not among the configured keys`,
+      );
     }
   }
 
@@ -93,7 +97,9 @@ export class AesGcmPayloadCodec implements PayloadCodec {
         [METADATA_ENCODING_KEY]: text.encode(ENCRYPTED_ENCODING),
         [KEY_ID_METADATA_KEY]: text.encode(keyId),
         [FORMAT_METADATA_KEY]: text.encode(FORMAT_AAD_V2),
-        [INNER_ENCODING_METADATA_KEY]: innerEncoding ? innerEncoding.slice(0, MAX_INNER_ENCODING_LENGTH) : new Uint8Array(),
+        [INNER_ENCODING_METADATA_KEY]: innerEncoding
+          ? innerEncoding.slice(0, MAX_INNER_ENCODING_LENGTH)
+          : new Uint8Array(),
       };
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
@@ -116,7 +122,8 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   private decodeOne(payload: Payload): Payload {
     if (!AesGcmPayloadCodec.isEncrypted(payload)) return payload;
     const rawKeyId = payload.metadata?.[KEY_ID_METADATA_KEY];
-    if (!rawKeyId) throw new UnknownCodecKeyError('payload codec: encrypted payload has no encryption-key-id metadata');
+    if (!rawKeyId)
+      throw new UnknownCodecKeyError('payload codec: encrypted payload has no encryption-key-id metadata');
     const keyId = fromText.decode(rawKeyId);
     const key = this.keys.get(keyId);
     if (!key) {
@@ -126,26 +133,40 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       );
     }
     const data = Buffer.from(payload.data ?? []);
-    if (data.length < IV_BYTES + TAG_BYTES) throw new Error(`payload codec: encrypted payload (key id "${keyId}") is truncated`);
+    if (data.length < IV_BYTES + TAG_BYTES)
+      throw new Error(`payload codec: encrypted payload (key id "${keyId}") is truncated`);
     const rawFormat = payload.metadata?.[FORMAT_METADATA_KEY];
     const format = rawFormat ? fromText.decode(rawFormat) : undefined;
     if (format !== undefined && format !== FORMAT_AAD_V2) {
-      throw new Error(`payload codec: unknown encryption format "${format.slice(0, 64)}" (key id "${keyId}"); upgrade this codec`);
+      throw new Error(
+        `payload codec: unknown encryption format "${format.slice(0, 64)}" (key id "${keyId}"); upgrade this codec`,
+      );
     }
     const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
     if (format === FORMAT_AAD_V2) decipher.setAAD(associatedData(payload.metadata ?? {}));
     decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
     let plain: Buffer;
     try {
-      plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+      plain = Buffer.concat([
+        decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
     } catch {
-      throw new Error(`payload codec: payload encrypted with key id "${keyId}" failed authentication (wrong key for that id, or tampered)`);
+      throw new Error(
+        `payload codec: payload encrypted with key id "${keyId}" failed authentication (wrong key for that id, or tampered)`,
+      );
     }
     const decoded = decodePayloadProto(plain);
     if (format === FORMAT_AAD_V2) {
       const claimed = Buffer.from(payload.metadata?.[INNER_ENCODING_METADATA_KEY] ?? []);
-      const actual = Buffer.from(decoded.metadata?.[METADATA_ENCODING_KEY] ?? []).subarray(0, MAX_INNER_ENCODING_LENGTH);
-      if (!claimed.equals(actual)) throw new Error(`payload codec: payload encrypted with key id "${keyId}" does not match its encoding label`);
+      const actual = Buffer.from(decoded.metadata?.[METADATA_ENCODING_KEY] ?? []).subarray(
+        0,
+        MAX_INNER_ENCODING_LENGTH,
+      );
+      if (!claimed.equals(actual))
+        throw new Error(
+          `payload codec: payload encrypted with key id "${keyId}" does not match its encoding label`,
+        );
     }
     return decoded;
   }

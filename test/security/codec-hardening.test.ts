@@ -4,7 +4,12 @@ import net from 'node:net';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { AesGcmPayloadCodec } from '../../common/codec/aes-gcm-codec';
 import { encodePayloadProto } from '../../common/codec/payload-proto';
-import { MAX_PAYLOADS, payloadToJson, startCodecServer, type RunningCodecServer } from '../../worker/codec-server';
+import {
+  MAX_PAYLOADS,
+  payloadToJson,
+  startCodecServer,
+  type RunningCodecServer,
+} from '../../worker/codec-server';
 
 const TOKEN = 'hardening-codec-token-abcdefghijklmnop';
 
@@ -44,7 +49,10 @@ describe('codec server survives hostile requests', () => {
 
   test.each([
     ['POST //[ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n', /^HTTP\/1\.1 401/],
-    [`POST //[/decode HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 0\r\n\r\n`, /^HTTP\/1\.1 404/],
+    [
+      `POST //[/decode HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 0\r\n\r\n`,
+      /^HTTP\/1\.1 404/,
+    ],
     [`POST /%zz/decode HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}`, /^HTTP\/1\.1 401/],
     ['GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 (400|401)/],
     ['NOT A REQUEST LINE\r\n\r\n', /^HTTP\/1\.1 400/],
@@ -80,7 +88,9 @@ describe('codec server survives hostile requests', () => {
   test('a client that drops the connection mid-body does not stop the server', async () => {
     await new Promise<void>((resolve) => {
       const socket = net.connect(server.port, '127.0.0.1', () => {
-        socket.write(`POST /decode HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 100000\r\n\r\n{"payloads":[`);
+        socket.write(
+          `POST /decode HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 100000\r\n\r\n{"payloads":[`,
+        );
         setImmediate(() => {
           socket.destroy();
           resolve();

@@ -27,12 +27,19 @@ describe('key material in free text', () => {
     expect(checkFreeText('invoice overdue (lp_ plan, live_ soon)', 'reason')).toBeUndefined();
     expect(checkFreeText(undefined, 'notes')).toBeUndefined();
     expect(checkFreeText(undefined, 'notes', { required: true })).toBe('notes: is required');
-    expect(checkFreeText('x'.repeat(501), 'reason', { maxLength: 500 })).toBe('reason: must be at most 500 characters (got 501)');
+    expect(checkFreeText('x'.repeat(501), 'reason', { maxLength: 500 })).toBe(
+      'reason: must be at most 500 characters (got 501)',
+    );
     expect(checkFreeText(42, 'reason')).toBe('reason: must be a string');
   });
 
   test('deep check names every path, including metadata keys', () => {
-    expect(checkFreeTextDeep({ customer: { name: 'Acme', metadata: { note: `x_${KEY}`, [`k_${KEY}`]: 'v' } } }, 'request')).toEqual([
+    expect(
+      checkFreeTextDeep(
+        { customer: { name: 'Acme', metadata: { note: `x_${KEY}`, [`k_${KEY}`]: 'v' } } },
+        'request',
+      ),
+    ).toEqual([
       expect.stringMatching(/^request\.customer\.metadata\.note: looks like a Layers secret/),
       expect.stringMatching(/^request\.customer\.metadata\.\(key\): looks like a Layers secret/),
     ]);
@@ -41,7 +48,10 @@ describe('key material in free text', () => {
 
 describe('the client refuses key material in lifecycle reasons before sending anything', () => {
   // Nothing listens on port 1: a request that got past validation would fail with a connection error instead.
-  const crm = new OnboardingClient(new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }), 'unused');
+  const crm = new OnboardingClient(
+    new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }),
+    'unused',
+  );
 
   test.each([
     ['pause', () => crm.pause('acme-coffee', { reason: `hold x_${KEY}`, eventId: 'e1' })],
@@ -56,7 +66,11 @@ describe('the client refuses key material in lifecycle reasons before sending an
 
   test('start: x_lp_live_… in metadata is refused naming the field', async () => {
     const err = await crm
-      .start({ customer: { externalId: 'acme-coffee', name: 'Acme', metadata: { note: `x_${KEY}` } }, apiKey: { scopes: ['content:read'] }, credits: 1 })
+      .start({
+        customer: { externalId: 'acme-coffee', name: 'Acme', metadata: { note: `x_${KEY}` } },
+        apiKey: { scopes: ['content:read'] },
+        credits: 1,
+      })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as Error).message).toContain('customer.metadata.note');

@@ -3,7 +3,11 @@
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createFirehoseActivities, checkWebhookUrlResolved, type HostResolver } from '../../activities/firehose';
+import {
+  createFirehoseActivities,
+  checkWebhookUrlResolved,
+  type HostResolver,
+} from '../../activities/firehose';
 import { LayersClient } from '../../activities/layers';
 import { FileSecretSink } from '../../activities/secret-sink';
 import { InvalidInputError, OnboardingClient } from '../../client';
@@ -68,13 +72,27 @@ describe('static webhook URL rules (common/webhook-url.ts)', () => {
     expect(checkWebhookUrl('https://hooks.customer-a.example/layers', 'firehose.url')).toBeUndefined();
     expect(checkWebhookUrl('https://203.0.113.10/layers', 'firehose.url')).toBeUndefined();
     expect(checkWebhookUrl('https://[2001:db8::1]/layers', 'firehose.url')).toBeUndefined();
-    expect(checkWebhookUrl('http://hooks.customer-a.example/', 'firehose.url', { localMode: true })).toBeUndefined();
-    expect(checkWebhookUrl('http://127.0.0.1:9000/', 'firehose.url', { localMode: true })).toMatch(/loopback/);
+    expect(
+      checkWebhookUrl('http://hooks.customer-a.example/', 'firehose.url', { localMode: true }),
+    ).toBeUndefined();
+    expect(checkWebhookUrl('http://127.0.0.1:9000/', 'firehose.url', { localMode: true })).toMatch(
+      /loopback/,
+    );
   });
 
   test('addresses from DNS answers are classified', () => {
-    for (const a of ['127.0.0.1', '10.1.1.1', '169.254.169.254', 'fd00::1', '::1', 'fe80::1', '::ffff:10.0.0.1']) expect(forbiddenAddressReason(a)).toBeDefined();
-    for (const a of ['203.0.113.10', '8.8.8.8', '2001:db8::1', '::ffff:8.8.8.8']) expect(forbiddenAddressReason(a)).toBeUndefined();
+    for (const a of [
+      '127.0.0.1',
+      '10.1.1.1',
+      '169.254.169.254',
+      'fd00::1',
+      '::1',
+      'fe80::1',
+      '::ffff:10.0.0.1',
+    ])
+      expect(forbiddenAddressReason(a)).toBeDefined();
+    for (const a of ['203.0.113.10', '8.8.8.8', '2001:db8::1', '::ffff:8.8.8.8'])
+      expect(forbiddenAddressReason(a)).toBeUndefined();
   });
 });
 
@@ -96,8 +114,17 @@ describe('resolution in the activity', () => {
 
   test('a name that does not resolve is refused, except in local mode (the emulator)', async () => {
     await refusedWith('https://nowhere.customer-f.example/h', /does not resolve/);
-    await expect(checkWebhookUrlResolved('https://nowhere.customer-f.example/h', 'firehose.url', { localMode: true }, resolver)).resolves.toBeUndefined();
-    await expect(checkWebhookUrlResolved('https://hooks.customer-a.example/h', 'firehose.url', {}, resolver)).resolves.toBeUndefined();
+    await expect(
+      checkWebhookUrlResolved(
+        'https://nowhere.customer-f.example/h',
+        'firehose.url',
+        { localMode: true },
+        resolver,
+      ),
+    ).resolves.toBeUndefined();
+    await expect(
+      checkWebhookUrlResolved('https://hooks.customer-a.example/h', 'firehose.url', {}, resolver),
+    ).resolves.toBeUndefined();
   });
 });
 
@@ -114,7 +141,10 @@ describe('nothing reaches Layers for a forbidden URL', () => {
   });
 
   test('ensureCustomerWebhook refuses every form before any Layers call', async () => {
-    const child = await layers.createOrganization({ name: 'URL rules', metadata: { externalId: 'url-rules' } });
+    const child = await layers.createOrganization({
+      name: 'URL rules',
+      metadata: { externalId: 'url-rules' },
+    });
     const activities = createFirehoseActivities({
       layers,
       secretSink: new FileSecretSink(mkdtempSync(path.join(os.tmpdir(), 'url-rules-'))),
@@ -123,11 +153,24 @@ describe('nothing reaches Layers for a forbidden URL', () => {
     });
     const env = new MockActivityEnvironment();
     const before = (await emulatorControl(emulator.url).state()).requests.total;
-    for (const url of [...FORBIDDEN, 'https://rebind.customer-b.example/h', 'https://meta.customer-e.example/h']) {
+    for (const url of [
+      ...FORBIDDEN,
+      'https://rebind.customer-b.example/h',
+      'https://meta.customer-e.example/h',
+    ]) {
       const err = await env
-        .run(activities.ensureCustomerWebhook, { orgId: child.id, externalId: 'url-rules', url, events: ['content.generated'], idempotencyKey: `k-${url}` })
+        .run(activities.ensureCustomerWebhook, {
+          orgId: child.id,
+          externalId: 'url-rules',
+          url,
+          events: ['content.generated'],
+          idempotencyKey: `k-${url}`,
+        })
         .catch((e: unknown) => e);
-      expect({ url, message: (err as Error).message }).toEqual({ url, message: expect.stringMatching(/^firehose\.url: /) });
+      expect({ url, message: (err as Error).message }).toEqual({
+        url,
+        message: expect.stringMatching(/^firehose\.url: /),
+      });
       expect(err).toMatchObject({ nonRetryable: true });
     }
     const state = await emulatorControl(emulator.url).state();
@@ -137,10 +180,18 @@ describe('nothing reaches Layers for a forbidden URL', () => {
 });
 
 describe('the client refuses early, naming the field', () => {
-  const crm = new OnboardingClient(new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }), 'unused');
+  const crm = new OnboardingClient(
+    new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }),
+    'unused',
+  );
   test.each(FORBIDDEN.filter((u) => u.startsWith('http')))('%s', async (url) => {
     const err = await crm
-      .start({ customer: { externalId: 'url-rules', name: 'Acme' }, apiKey: { scopes: ['content:read'] }, credits: 1, firehose: { url, events: ['content.generated'] } })
+      .start({
+        customer: { externalId: 'url-rules', name: 'Acme' },
+        apiKey: { scopes: ['content:read'] },
+        credits: 1,
+        firehose: { url, events: ['content.generated'] },
+      })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as Error).message).toMatch(/firehose\.url: /);
