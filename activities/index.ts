@@ -1,3 +1,4 @@
+import { createFirehoseActivities, type FirehoseActivityDeps } from './firehose';
 import type { LayersClient } from './layers';
 import { createLifecycleActivities } from './lifecycle';
 import { createOnboardingActivities } from './onboarding';
@@ -6,6 +7,10 @@ import type { SecretSink } from './secret-sink';
 export interface ActivityDeps {
   layers: LayersClient;
   secretSink: SecretSink;
+  /** The partner firehose (LAYERS_FIREHOSE_URL/_EVENTS), the webhook URL policy and a resolver: activities/firehose.ts. */
+  firehose?: FirehoseActivityDeps['firehose'];
+  webhookUrlPolicy?: FirehoseActivityDeps['webhookUrlPolicy'];
+  resolveHost?: FirehoseActivityDeps['resolveHost'];
 }
 
 /** Activities close over their dependencies, so tests and the worker choose the client and sink. */
@@ -13,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createOnboardingActivities(deps),
     ...createLifecycleActivities(deps),
+    ...createFirehoseActivities(deps),
   };
 }
 

@@ -203,7 +203,11 @@ export function createOnboardingActivities({ layers, secretSink }: OnboardingAct
       });
     },
 
-    /** One firehose endpoint per parent: reuse one with the same url and scope, else create it once. */
+    /**
+     * Legacy (histories from before the `partner-firehose` patch only): an existing parent endpoint at the
+     * URL is reported, but no new `all_children` endpoint is created for a customer URL any more — it
+     * would receive every customer's events (issue 14). New onboardings use activities/firehose.ts.
+     */
     async ensureFirehose(input: { url: string; events: string[]; idempotencyKey: string }) {
       return layersCall(async () => {
         for await (const endpoint of layers.listAllWebhookEndpoints(callOptions())) {
@@ -211,12 +215,13 @@ export function createOnboardingActivities({ layers, secretSink }: OnboardingAct
             return { endpointId: endpoint.id, created: false, secretRef: undefined as string | undefined };
           }
         }
-        const created = await layers.createWebhookEndpoint(
-          { url: input.url, events: input.events, scope: 'all_children', description: 'Layers onboarding firehose' },
-          callOptions({ idempotencyKey: input.idempotencyKey }),
-        );
-        const secretRef = await secretSink.store({ kind: 'webhook-signing-secret', id: created.id, secret: created.signingSecret });
-        return { endpointId: created.id, created: true, secretRef };
+        throw ApplicationFailure.create({
+          type: 'WebhookUrlRefused',
+          nonRetryable: true,
+          message:
+            'firehose.url: a customer URL is no longer registered as a parent endpoint with scope all_children (it would receive ' +
+            'every customer\'s events); start the customer again to get a child-scoped endpoint, or set LAYERS_FIREHOSE_URL for the partner firehose',
+        });
       });
     },
 

@@ -29,7 +29,8 @@ import {
 import { describeIssues, externalIdSchema, parseOnboardingInput, type OnboardingRequest } from '../common/onboarding-input';
 import { LayersCustomerId } from '../common/search-attributes';
 import { CustomerArchivedError, InvalidInputError } from './errors';
-import { findKeyMaterial } from '../common/key-material';
+import { checkFreeText, checkFreeTextDeep, findKeyMaterial } from '../common/key-material';
+import { checkWebhookUrl } from '../common/webhook-url';
 import { customerWorkflowId, onboardingWorkflowId } from '../common/ids';
 import { type OnboardingOptions } from '../common/onboarding-messages';
 
@@ -81,6 +82,9 @@ export class OnboardingClient {
     if (secrets.length) {
       throw new InvalidInputError(secrets.map((field) => `${field}: looks like a Layers secret; secrets never go into workflow input`));
     }
+    // A customer's own URL becomes a child-scoped endpoint: no private, loopback or credentialed targets.
+    const urlError = parsed.value.firehose ? checkWebhookUrl(parsed.value.firehose.url, 'firehose.url') : undefined;
+    if (urlError) throw new InvalidInputError([urlError]);
     const input = parsed.value;
     const externalId = input.customer.externalId;
     const workflowId = customerWorkflowId(externalId);
@@ -203,6 +207,8 @@ export class OnboardingClient {
   private validated<K extends LifecycleRequestKind>(kind: K, request: unknown): LifecycleRequests[K] {
     const parsed = parseLifecycleRequest(kind, request, Date.now());
     if (!parsed.ok) throw new InvalidInputError(parsed.errors);
+    const problems = freeTextProblems(parsed.value);
+    if (problems.length) throw new InvalidInputError(problems);
     return parsed.value;
   }
 
@@ -260,6 +266,8 @@ export class OnboardingClient {
   async reactivate(externalId: string, request: ReactivateRequest): Promise<void> {
     const parsed = reactivateRequestSchema.safeParse(request);
     if (!parsed.success) throw new InvalidInputError(describeIssues(parsed.error));
+    const problems = freeTextProblems(parsed.data);
+    if (problems.length) throw new InvalidInputError(problems);
     await this.customerHandle(externalId).signal(reactivateSignal, parsed.data);
   }
 
@@ -294,3 +302,9 @@ export class OnboardingClient {
 }
 
 export { WorkflowExecutionAlreadyStartedError };
+
+/** Reasons and every other string of a lifecycle request reach history and the Web UI: no key material. */
+function freeTextProblems(request: { reason: string }): string[] {
+  const reason = checkFreeText(request.reason, 'reason', { maxLength: 500 });
+  return reason ? [reason] : checkFreeTextDeep(request, 'request');
+}

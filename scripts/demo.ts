@@ -1,7 +1,7 @@
 // `npm run demo`: the whole product on one machine. Starts the Temporal dev server (state under .data/),
 // the Layers emulator (state under .data/ too), a worker, and onboards Acme Coffee as in the guide.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { LayersClient } from '../activities/layers';
@@ -44,10 +44,12 @@ async function main(): Promise<void> {
   const port = await portOr(7233);
   const uiPort = await portOr(8233);
   // With TEMPORAL_CODEC_KEYS set, payloads are encrypted: the Web UI reads them through a token-protected
-  // codec server (the token rides in the endpoint path, since the UI cannot add headers).
+  // codec server (the token rides in the endpoint path, since the UI cannot add headers). The endpoint is
+  // not handed to the dev server (`--ui-codec-endpoint` would put the token in its argv, readable by every
+  // local user through `ps`, and the CLI reads it from nowhere else): it goes to a 0600 file, and you paste
+  // it once into the Web UI's codec settings, which keep it in your browser.
   const codec = codecFromEnv();
   let codecServer: RunningCodecServer | undefined;
-  let uiCodecEndpoint: string | undefined;
   if (codec) {
     const token = process.env.CODEC_SERVER_TOKEN?.trim() || randomBytes(24).toString('hex');
     codecServer = await startCodecServer({
@@ -56,14 +58,19 @@ async function main(): Promise<void> {
       port: await portOr(Number(process.env.CODEC_SERVER_PORT) || 8888),
       corsOrigins: [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
     });
-    uiCodecEndpoint = `${codecServer.url}/${encodeURIComponent(token)}`;
-    console.log(`Payload codec on (encrypting with key ${codec.encryptionKeyId}); codec server for the Web UI at ${codecServer.url}`);
+    const endpointFile = path.join(DATA, 'codec-endpoint');
+    mkdirSync(DATA, { recursive: true, mode: 0o700 });
+    rmSync(endpointFile, { force: true });
+    writeFileSync(endpointFile, `${codecServer.url}/${token}\n`, { mode: 0o600, flag: 'wx' });
+    console.log(
+      `Payload codec on (encrypting with key ${codec.encryptionKeyId}); codec server at ${codecServer.url}. ` +
+        `To read payloads in the Web UI, paste the endpoint in .data/codec-endpoint into its codec settings (Settings → Codec Server).`,
+    );
   }
   const server = await startDevServer({
     port,
     uiPort,
     dbFilename: path.join(DATA, 'temporal.db'),
-    uiCodecEndpoint,
   });
   console.log('Starting the Layers emulator (state in .data/emulator)…');
   const emulator = await startEmulator({ port: await portOr(4010), dataDir: path.join(DATA, 'emulator'), parentKey: demoParentKey(), quiet: true });
@@ -76,7 +83,14 @@ async function main(): Promise<void> {
   const worker = await startWorker({
     connection: nativeConnection,
     temporal: { namespace: server.namespace, taskQueue },
-    deps: { layers, secretSink: new FileSecretSink(path.join(DATA, 'secrets')) },
+    // The guide's firehose is Quinn's CRM's own receiver: partner configuration (LAYERS_FIREHOSE_URL and
+    // LAYERS_FIREHOSE_EVENTS for `npm run worker`), one all_children endpoint for every customer.
+    deps: {
+      layers,
+      secretSink: new FileSecretSink(path.join(DATA, 'secrets')),
+      firehose: { url: process.env.LAYERS_FIREHOSE_URL?.trim() || 'https://quinns-crm.example.com/layers/webhooks', events: ['content.generated', 'post.published'] },
+      webhookUrlPolicy: { localMode: true },
+    },
     dataConverter: workerDataConverter(codec),
   });
   const connection = await Connection.connect({ address: server.address });
@@ -90,7 +104,6 @@ async function main(): Promise<void> {
     apiKey: { name: 'acme-integration', scopes: ['content:read', 'content:write'] },
     credits: 5000,
     creditConfig: { monthlyCreditCap: 5000, refillThreshold: 1000, refillAmount: 2000 },
-    firehose: { url: 'https://quinns-crm.example.com/layers/webhooks', events: ['content.generated', 'post.published'] },
     project: { name: 'Acme Coffee', timezone: 'America/Los_Angeles' },
   };
 
@@ -113,7 +126,7 @@ async function main(): Promise<void> {
     console.log(`  credits          transfer ${result.transferId}: balance ${result.balance}, available ${result.available}`);
     const c = result.creditConfig;
     console.log(`  creditConfig     cap ${c.monthlyCreditCap}/month, refill ${c.refillAmount} below ${c.refillThreshold} (autoRefillEnabled: ${c.autoRefillEnabled})`);
-    console.log(`  firehose         ${result.firehoseEndpointId}`);
+    console.log(`  firehose         ${result.firehoseEndpointId} (the partner's all_children endpoint; signing secret in .data/secrets/)`);
     console.log(`  project          ${result.projectId}`);
     console.log(`\nTemporal Web UI: ${server.uiUrl}/namespaces/${server.namespace}/workflows/${encodeURIComponent(`onboarding/${externalId}`)}`);
     console.log(`Layers emulator: ${emulator.url} (state: ${emulator.url}/_emulator/state)`);

@@ -15,7 +15,11 @@ export interface DevServerOptions {
   namespace?: string;
   /** Persist state in this SQLite file (WAL mode) so the demo survives restarts. */
   dbFilename?: string;
-  /** Remote codec endpoint the Web UI uses to decode payloads. */
+  /**
+   * Remote codec endpoint the Web UI uses to decode payloads. It becomes a command-line argument of the dev
+   * server, visible to every local user in `ps`: never pass one that carries the codec token (the demo
+   * doesn't; operators enter the tokened endpoint in the Web UI's codec settings instead).
+   */
   uiCodecEndpoint?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Extra `--dynamic-config-value key=value` settings (the benchmark tunes matching with them). */

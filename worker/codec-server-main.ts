@@ -2,7 +2,8 @@
 // Temporal Web UI (or with `temporal workflow show --codec-endpoint … --codec-auth "Bearer …"`).
 //
 //   TEMPORAL_CODEC_KEYS (or TEMPORAL_CODEC_KEYS_FILE)  the same keys as the workers and clients
-//   CODEC_SERVER_TOKEN (or CODEC_SERVER_TOKEN_FILE)    at least 16 characters, e.g. `openssl rand -hex 24`
+//   CODEC_SERVER_TOKEN (or CODEC_SERVER_TOKEN_FILE)    at least 16 characters, e.g. `openssl rand -hex 24`;
+//                                                      from the environment or a file only, never argv (`ps`)
 //   CODEC_SERVER_PORT                                  default 8888
 //   CODEC_SERVER_HOST                                  default 127.0.0.1
 //   CODEC_SERVER_CORS_ORIGINS                          comma-separated Web UI origins, default
@@ -34,34 +35,56 @@ export interface CodecServerConfig {
 export function loadCodecServerConfig(env: Env = process.env): CodecServerConfig {
   let token = env.CODEC_SERVER_TOKEN?.trim();
   const tokenFile = env.CODEC_SERVER_TOKEN_FILE?.trim();
-  if (token && tokenFile) throw new ConfigError('CODEC_SERVER_TOKEN_FILE: set either CODEC_SERVER_TOKEN or CODEC_SERVER_TOKEN_FILE, not both');
+  if (token && tokenFile)
+    throw new ConfigError(
+      'CODEC_SERVER_TOKEN_FILE: set either CODEC_SERVER_TOKEN or CODEC_SERVER_TOKEN_FILE, not both',
+    );
   if (tokenFile) {
     try {
       token = readFileSync(tokenFile, 'utf8').trim();
     } catch (err) {
-      throw new ConfigError(`CODEC_SERVER_TOKEN_FILE: cannot read ${tokenFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new ConfigError(
+        `CODEC_SERVER_TOKEN_FILE: cannot read ${tokenFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   }
-  if (!token) throw new ConfigError('CODEC_SERVER_TOKEN: required (or CODEC_SERVER_TOKEN_FILE): the token operators present to decode payloads');
-  if (token.length < 16) throw new ConfigError('CODEC_SERVER_TOKEN: must be at least 16 characters (e.g. `openssl rand -hex 24`)');
-  if (!/^[\x21-\x7e]+$/.test(token) || token.includes('/')) {
-    throw new ConfigError('CODEC_SERVER_TOKEN: must be printable ASCII without spaces or "/" (it may travel in a URL path)');
+  if (!token)
+    throw new ConfigError(
+      'CODEC_SERVER_TOKEN: required (or CODEC_SERVER_TOKEN_FILE): the token operators present to decode payloads',
+    );
+  if (token.length < 16)
+    throw new ConfigError('CODEC_SERVER_TOKEN: must be at least 16 characters (e.g. `openssl rand -hex 24`)');
+  if (!/^[\x21-\x7e]+$/.test(token) || /[/%?#]/.test(token)) {
+    throw new ConfigError(
+      'CODEC_SERVER_TOKEN: must be printable ASCII without spaces, "/", "%", "?" or "#" (it may travel in a URL path, compared as sent)',
+    );
   }
-  const port = z.coerce.number().int().min(0).max(65535).safeParse(env.CODEC_SERVER_PORT?.trim() || 8888);
+  const port = z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .safeParse(env.CODEC_SERVER_PORT?.trim() || 8888);
   if (!port.success) throw new ConfigError('CODEC_SERVER_PORT: must be a port number (0-65535)');
   const corsOrigins = env.CODEC_SERVER_CORS_ORIGINS?.trim()
-    ? env.CODEC_SERVER_CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean)
+    ? env.CODEC_SERVER_CORS_ORIGINS.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
     : DEFAULT_CORS_ORIGINS;
   for (const origin of corsOrigins) {
     const parsed = originSchema.safeParse(origin);
-    if (!parsed.success) throw new ConfigError(`CODEC_SERVER_CORS_ORIGINS: "${origin}" ${parsed.error.issues[0]!.message}`);
+    if (!parsed.success)
+      throw new ConfigError(`CODEC_SERVER_CORS_ORIGINS: "${origin}" ${parsed.error.issues[0]!.message}`);
   }
   return { token, port: port.data, host: env.CODEC_SERVER_HOST?.trim() || '127.0.0.1', corsOrigins };
 }
 
 async function main(): Promise<void> {
   const codec = codecFromEnv();
-  if (!codec) throw new ConfigError('TEMPORAL_CODEC_KEYS: required (or TEMPORAL_CODEC_KEYS_FILE): the keys to decode with');
+  if (!codec)
+    throw new ConfigError(
+      'TEMPORAL_CODEC_KEYS: required (or TEMPORAL_CODEC_KEYS_FILE): the keys to decode with',
+    );
   const config = loadCodecServerConfig();
   const server = await startCodecServer({ codec, ...config });
   console.log(
@@ -77,7 +100,11 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    console.error(err instanceof ConfigError ? `codec-server: configuration: ${err.message}` : `codec-server: ${(err as Error).message}`);
+    console.error(
+      err instanceof ConfigError
+        ? `codec-server: configuration: ${err.message}`
+        : `codec-server: ${(err as Error).message}`,
+    );
     process.exit(1);
   });
 }

@@ -1,6 +1,10 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import type { SecretSinkConfig } from '../activities/secret-sinks';
+import { normalizeEvents, type PartnerFirehoseConfig } from '../activities/firehose';
+import { WEBHOOK_EVENT_TYPES } from '../common/onboarding-input';
+import { checkWebhookUrl, isLocalApiOrigin, type WebhookUrlPolicy } from '../common/webhook-url';
 import { ConfigError, optionalString, parse, readFileVar, loadTemporalConfig, type Env, type TemporalConfig } from '../common/connection';
 
 
@@ -30,7 +34,15 @@ const layersSchema = z.object({
   LAYERS_PARENT_KEY: optionalString,
   LAYERS_PARENT_KEY_FILE: optionalString,
   LAYERS_SECRET_SINK_DIR: optionalString,
+  LAYERS_FIREHOSE_URL: optionalString,
+  LAYERS_FIREHOSE_EVENTS: optionalString,
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z
+    .string()
+    .trim()
+    .refine((value) => isIP(value.replace(/^\[(.*)\]$/, '$1')) !== 0, 'must be an IP address to bind, e.g. 127.0.0.1 (default) or 0.0.0.0 for every interface')
+    .transform((value) => value.replace(/^\[(.*)\]$/, '$1'))
+    .optional(),
   LAYERS_RATE_LIMITS: z
     .string()
     .trim()
@@ -85,9 +97,48 @@ export interface LayersConfig {
   /** Where shown-once secrets go (LAYERS_SECRET_SINK): file (default, in secretSinkDir) or http. */
   secretSink: SecretSinkConfig;
   metricsPort?: number;
+  /** The address the metrics endpoint binds (METRICS_HOST, default 127.0.0.1). */
+  metricsHost: string;
   /** Per-minute budgets overriding the tier whoami names (custom contracts). */
   rateLimits?: { read?: number; write?: number; longRunning?: number };
   rateHeadroom: number;
+  /** The partner's own event receiver (LAYERS_FIREHOSE_URL, LAYERS_FIREHOSE_EVENTS): one `all_children` endpoint. */
+  firehose?: PartnerFirehoseConfig;
+  /** Local mode when LAYERS_API_URL is a loopback http origin (the emulator): http webhook receivers allowed. */
+  webhookUrlPolicy: WebhookUrlPolicy;
+}
+
+export const DEFAULT_FIREHOSE_EVENTS = ['content.generated', 'post.published'];
+
+function loadFirehoseConfig(parsed: z.infer<typeof layersSchema>, policy: WebhookUrlPolicy): PartnerFirehoseConfig | undefined {
+  if (!parsed.LAYERS_FIREHOSE_URL) {
+    if (parsed.LAYERS_FIREHOSE_EVENTS) throw new ConfigError('LAYERS_FIREHOSE_EVENTS: set LAYERS_FIREHOSE_URL too (the receiver the events go to)');
+    return undefined;
+  }
+  // The partner's receiver is the operator's choice: against the real API the customer rules hold (Layers
+  // delivers over the internet); against the emulator a local http receiver is fine.
+  let target: URL;
+  try {
+    target = new URL(parsed.LAYERS_FIREHOSE_URL);
+  } catch {
+    throw new ConfigError('LAYERS_FIREHOSE_URL: must be an absolute https URL');
+  }
+  if (target.username || target.password) throw new ConfigError('LAYERS_FIREHOSE_URL: must not carry credentials (user:password@)');
+  if (!policy.localMode) {
+    const urlError = checkWebhookUrl(parsed.LAYERS_FIREHOSE_URL, 'LAYERS_FIREHOSE_URL', policy);
+    if (urlError) throw new ConfigError(urlError);
+  } else if (target.protocol !== 'https:' && target.protocol !== 'http:') {
+    throw new ConfigError('LAYERS_FIREHOSE_URL: must be an http(s) URL');
+  }
+  const events = (parsed.LAYERS_FIREHOSE_EVENTS ?? DEFAULT_FIREHOSE_EVENTS.join(','))
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  const unknown = events.filter((e) => !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(e));
+  if (!events.length || unknown.length) {
+    throw new ConfigError(`LAYERS_FIREHOSE_EVENTS: must be a comma-separated list of ${WEBHOOK_EVENT_TYPES.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`);
+  }
+  return { url: parsed.LAYERS_FIREHOSE_URL, events: normalizeEvents(events) };
 }
 
 export interface WorkerConfig {
@@ -134,6 +185,7 @@ export function loadLayersConfig(env: Env = process.env): LayersConfig {
     // Never echo the value: it is (meant to be) a secret.
     throw new ConfigError('LAYERS_PARENT_KEY: does not look like a Layers key (expected lp_live_… or lp_test_…)');
   }
+  const webhookUrlPolicy: WebhookUrlPolicy = { localMode: isLocalApiOrigin(parsed.LAYERS_API_URL) };
   const secretSinkDir = path.resolve(parsed.LAYERS_SECRET_SINK_DIR ?? path.join('.data', 'secrets'));
   return {
     apiUrl: parsed.LAYERS_API_URL,
@@ -141,10 +193,13 @@ export function loadLayersConfig(env: Env = process.env): LayersConfig {
     secretSinkDir,
     secretSink: loadSecretSinkConfig(parsed, secretSinkDir),
     metricsPort: parsed.METRICS_PORT,
+    metricsHost: parsed.METRICS_HOST ?? '127.0.0.1',
     rateLimits: parsed.LAYERS_RATE_LIMITS
       ? Object.fromEntries(parsed.LAYERS_RATE_LIMITS.split(',').map((pair) => [pair.split('=')[0]!, Number(pair.split('=')[1])]))
       : undefined,
     rateHeadroom: parsed.LAYERS_RATE_HEADROOM,
+    firehose: loadFirehoseConfig(parsed, webhookUrlPolicy),
+    webhookUrlPolicy,
   };
 }
 

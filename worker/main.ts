@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const metricsPort = config.layers.metricsPort;
   logger = installWorkerRuntime(
     process.env,
-    metricsPort === undefined ? undefined : prometheusExporter(metricsPort),
+    metricsPort === undefined ? undefined : prometheusExporter(metricsPort, config.layers.metricsHost),
   ).logger;
   const callMetrics = new LayersCallMetrics();
   logger.info(
@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     `worker: polling ${config.temporal.namespace}/${config.temporal.taskQueue} at ${config.temporal.address}; Layers at ${config.layers.apiUrl}` +
       `; secrets to ${describeSecretSink(config.layers.secretSink)}; payload codec ${codec ? `on (encrypting with key ${codec.encryptionKeyId})` : 'off'}` +
       ` (tier ${pacing.tier}: ${pacing.writeActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} writes/s, ${pacing.readActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} read activities/s)` +
-      (metricsPort === undefined ? '' : `; metrics on :${metricsPort}/metrics`),
+      `; partner firehose ${config.layers.firehose ? `${new URL(config.layers.firehose.url).origin} (${config.layers.firehose.events.join(', ')})` : 'not configured'}` +
+      (metricsPort === undefined ? '' : `; metrics on ${config.layers.metricsHost}:${metricsPort}/metrics`),
   );
   // SIGINT/SIGTERM: the SDK's Runtime shuts every worker down — polling stops, running activities get
   // shutdownGraceTimeMs to finish — and run() returns once they have.

@@ -16,17 +16,25 @@ import { METRIC_NAMES } from './metric-names';
 
 export { METRIC_NAMES };
 
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+
 /** Workflow interceptor module to bundle with the workflows (createWorker adds it when it bundles). */
 export const METRICS_WORKFLOW_INTERCEPTORS = require.resolve('./metrics-workflow');
 
 const MS_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000];
-const FUNDS_WAIT_BUCKETS = [1_000, 10_000, 60_000, 300_000, 900_000, 3_600_000, 14_400_000, 86_400_000, 604_800_000];
+const FUNDS_WAIT_BUCKETS = [
+  1_000, 10_000, 60_000, 300_000, 900_000, 3_600_000, 14_400_000, 86_400_000, 604_800_000,
+];
 
-/** Telemetry options for `Runtime.install`: a Prometheus endpoint at host:port. */
-export function prometheusExporter(port: number, host = '0.0.0.0'): MetricsExporterConfig {
+/**
+ * Telemetry options for `Runtime.install`: a Prometheus endpoint at host:port. Loopback unless the
+ * operator says otherwise (`METRICS_HOST`): the metrics name customers' routes and the worker's load,
+ * nothing a neighbour on the network needs to read.
+ */
+export function prometheusExporter(port: number, host = DEFAULT_METRICS_HOST): MetricsExporterConfig {
   return {
     prometheus: {
-      bindAddress: `${host}:${port}`,
+      bindAddress: `${host.includes(':') ? `[${host}]` : host}:${port}`,
       countersTotalSuffix: true,
       histogramBucketOverrides: {
         [METRIC_NAMES.apiCallDuration]: MS_BUCKETS,
@@ -44,13 +52,26 @@ export class LayersCallMetrics {
 
   constructor(meter: MetricMeter = Runtime.instance().metricMeter) {
     this.calls = meter.createCounter(METRIC_NAMES.apiCalls, 'calls', 'Layers API calls by route and status');
-    this.duration = meter.createHistogram(METRIC_NAMES.apiCallDuration, 'float', 'ms', 'Duration of Layers API calls');
-    this.rateLimited = meter.createCounter(METRIC_NAMES.rateLimited, 'calls', 'Layers API calls answered 429 (rate limited)');
+    this.duration = meter.createHistogram(
+      METRIC_NAMES.apiCallDuration,
+      'float',
+      'ms',
+      'Duration of Layers API calls',
+    );
+    this.rateLimited = meter.createCounter(
+      METRIC_NAMES.rateLimited,
+      'calls',
+      'Layers API calls answered 429 (rate limited)',
+    );
   }
 
   readonly onCall = (call: LayersCallRecord): void => {
     const tags = { method: call.method, route: call.route };
-    this.calls.add(1, { ...tags, status: String(call.status), endpoint_class: call.endpointClass ?? 'unknown' });
+    this.calls.add(1, {
+      ...tags,
+      status: String(call.status),
+      endpoint_class: call.endpointClass ?? 'unknown',
+    });
     this.duration.record(call.durationMs, tags);
     if (call.status === 429) this.rateLimited.add(1, tags);
   };
@@ -68,7 +89,11 @@ export function parsePrometheusText(text: string): Map<string, number> {
 }
 
 /** Sum of every series of a metric whose labels include all of `labels`. */
-export function sumMetric(scrape: Map<string, number>, name: string, labels: Record<string, string> = {}): number {
+export function sumMetric(
+  scrape: Map<string, number>,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
   let total = 0;
   for (const [series, value] of scrape) {
     const brace = series.indexOf('{');

@@ -138,7 +138,12 @@ export async function startWorker(config: StartWorkerConfig): Promise<WorkerGrou
         onCall: config.onCall,
       });
       cleanup.push(() => layers.close());
-      deps = { layers, secretSink: createSecretSink(config.layers.secretSink) };
+      deps = {
+        layers,
+        secretSink: createSecretSink(config.layers.secretSink),
+        firehose: config.layers.firehose,
+        webhookUrlPolicy: config.layers.webhookUrlPolicy,
+      };
       pacing ??= await discoverPacing(
         layers,
         config.layers.rateLimits,

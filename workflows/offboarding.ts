@@ -1,4 +1,4 @@
-import { condition, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, patched, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
 import { reactivateSignal, type CustomerWorkflowTiming, type OffboardingResult } from '../common/lifecycle-messages';
 import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
@@ -62,6 +62,14 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
       if (Date.now() + pollMs > deadline) break;
       await sleep(pollMs);
     }
+  }
+
+  // Issue 14: the customer's own child-scoped webhook endpoint goes before the org does (histories from before keep the old order).
+  if (patched('delete-customer-webhooks')) {
+    await whileKillSwitchWaits(
+      () => writes.deleteCustomerWebhooks.executeWithOptions(write(`Delete ${input.externalId}'s webhook endpoints in ${input.orgId}`), [{ orgId: input.orgId }]),
+      { backoffMs },
+    );
   }
 
   const archived = await whileKillSwitchWaits(

@@ -4,6 +4,7 @@ import {
   type ActivityOptions,
   condition,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -243,8 +244,32 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
       );
     } else mark('credit-config', 'skipped');
 
+    // --- firehose (issue 14, security) -------------------------------------------------------------------
+    // The partner firehose is worker configuration (one `all_children` endpoint, ensured on the write queue);
+    // a customer's own URL becomes a child-scoped endpoint inside its org, so it receives only its events.
+    // Histories recorded before run the old step (one parent endpoint per customer URL, on the read queue).
     let firehoseEndpointId: string | undefined;
-    if (input.firehose) {
+    if (patched('partner-firehose')) {
+      const customerWebhook = input.firehose;
+      const endpoints = await runStep(
+        'firehose',
+        async () => {
+          const partner = await writes.ensurePartnerFirehose.executeWithOptions(write('Ensure the partner firehose (LAYERS_FIREHOSE_URL)'), []);
+          const own = customerWebhook
+            ? await writes.ensureCustomerWebhook.executeWithOptions(write(`Create ${externalId}'s own webhook endpoint inside ${orgId}`), [
+                { orgId, externalId, url: customerWebhook.url, events: customerWebhook.events, idempotencyKey: keyFor('firehose').idempotencyKey },
+              ])
+            : undefined;
+          return { partner, own };
+        },
+        ({ partner, own }) =>
+          [
+            partner.configured ? `partner ${partner.endpointId} (${partner.outcome})` : 'no partner firehose configured',
+            ...(own ? [`own ${own.endpointId}${own.created ? ' (created)' : ' (reused)'}`] : []),
+          ].join('; '),
+      );
+      firehoseEndpointId = endpoints.own?.endpointId ?? endpoints.partner.endpointId;
+    } else if (input.firehose) {
       const { url, events } = input.firehose;
       const endpoint = await runStep(
         'firehose',
@@ -256,6 +281,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
       );
       firehoseEndpointId = endpoint.endpointId;
     } else mark('firehose', 'skipped');
+    // --- end firehose --------------------------------------------------------------------------------------
 
     let projectId: string | undefined;
     if (input.project) {

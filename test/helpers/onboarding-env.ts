@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LayersClient } from '../../activities/layers';
+import type { ActivityDeps } from '../../activities';
 import { FileSecretSink } from '../../activities/secret-sink';
 import { OnboardingClient } from '../../client';
 import type { OnboardingRequest } from '../../common/onboarding-input';
@@ -26,7 +27,12 @@ export interface OnboardingTestEnv {
 }
 
 export async function startOnboardingTestEnv(
-  options: { emulator?: Parameters<typeof startEmulator>[0]; tuning?: Parameters<typeof createTestWorker>[3] } = {},
+  options: {
+    emulator?: Parameters<typeof startEmulator>[0];
+    tuning?: Parameters<typeof createTestWorker>[3];
+    /** Extra activity dependencies (e.g. a host resolver for customer webhook URLs). */
+    deps?: Partial<ActivityDeps>;
+  } = {},
 ): Promise<OnboardingTestEnv> {
   const temporal = await connectTestTemporal();
   const emulator = await startEmulator({ port: 0, quiet: true, ...options.emulator });
@@ -34,7 +40,8 @@ export async function startOnboardingTestEnv(
   const secretsDir = mkdtempSync(path.join(os.tmpdir(), 'layers-secrets-'));
   const taskQueue = uniqueTaskQueue('onboarding');
   recordTestSecrets({ parentKeys: [emulator.parentKey], sinkDirs: [secretsDir] });
-  const newWorker = () => createTestWorker(temporal, taskQueue, { layers, secretSink: new FileSecretSink(secretsDir) }, options.tuning);
+  const deps: ActivityDeps = { layers, secretSink: new FileSecretSink(secretsDir), firehose: PARTNER_FIREHOSE, ...options.deps };
+  const newWorker = () => createTestWorker(temporal, taskQueue, deps, options.tuning);
   return {
     temporal,
     emulator,
@@ -55,6 +62,9 @@ export async function startOnboardingTestEnv(
   };
 }
 
+/** The guide's firehose is the partner's own receiver: worker configuration (LAYERS_FIREHOSE_URL/_EVENTS), not customer input. */
+export const PARTNER_FIREHOSE = { url: 'https://quinns-crm.example.com/layers/webhooks', events: ['content.generated', 'post.published'] };
+
 let counter = 0;
 /** A unique externalId per test so runs never collide on the shared dev server. */
 export function uniqueExternalId(prefix = 'cust'): string {
@@ -68,7 +78,6 @@ export function acmeCoffee(externalId = uniqueExternalId('acme-coffee')): Onboar
     apiKey: { name: 'acme-integration', scopes: ['content:read', 'content:write'] },
     credits: 5000,
     creditConfig: { monthlyCreditCap: 5000, refillThreshold: 1000, refillAmount: 2000 },
-    firehose: { url: 'https://quinns-crm.example.com/layers/webhooks', events: ['content.generated', 'post.published'] },
     project: { name: 'Acme Coffee', timezone: 'America/Los_Angeles' },
   };
 }

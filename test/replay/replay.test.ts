@@ -5,6 +5,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { recordedTemporalCli } from '../../scripts/temporal-cli';
 import { acmeCoffee, startOnboardingTestEnv } from '../helpers/onboarding-env';
+import type { OnboardingRequest } from '../../common/onboarding-input';
 import { isoIn, onboarded, untilState } from '../lifecycle/helpers';
 import { onboardingWorkflowId, customerWorkflowId } from '../../common/ids';
 import { offboardingWorkflowId, suspendWorkflowId } from '../../common/ids';
@@ -43,7 +44,35 @@ const scenarios: Record<string, Scenario> = {
   'suspend-timer-and-resume': lifecycleScenario((externalId) => suspendWorkflowId(externalId, 1)),
   'suspend-resumed-by-request': lifecycleScenario((externalId) => suspendWorkflowId(externalId, 2)),
   'offboarding-drain': lifecycleScenario((externalId) => offboardingWorkflowId(externalId)),
+  // Issue 14: the partner firehose step on the write queue plus a customer's child-scoped endpoint
+  // (patch `partner-firehose`), and its deletion at offboarding (patch `delete-customer-webhooks`).
+  'onboarding-customer-webhook': customerWebhookScenario((externalId) => onboardingWorkflowId(externalId)),
+  'offboarding-customer-webhook': customerWebhookScenario((externalId) => offboardingWorkflowId(externalId)),
 };
+
+function customerWebhookScenario(pick: (externalId: string) => string): Scenario {
+  return async () => {
+    const env = await startOnboardingTestEnv({ deps: { resolveHost: async () => [{ address: '203.0.113.10', family: 4 }] } });
+    const request: OnboardingRequest = {
+      ...acmeCoffee(`acme-coffee-webhook-${Date.now().toString(36)}`),
+      firehose: { url: 'https://hooks.acme-coffee.example/layers', events: ['post.published', 'content.generated'] },
+    };
+    const externalId = request.customer.externalId;
+    return {
+      workflowId: pick(externalId),
+      close: () => env.close(),
+      run: (fn) =>
+        env.run(async () => {
+          await env.crm.start(request);
+          await env.crm.result(externalId);
+          await env.crm.churnAndWait(externalId, { reason: 'churned', eventId: 'recorded-webhook-1' });
+          await env.crm.customerResult(externalId);
+          return fn();
+        }),
+      fetch: async () => showHistory(pick(externalId)),
+    };
+  };
+}
 
 /** One recorded customer life serves several scenarios (each picks the execution it stores). */
 function lifecycleScenario(pick: (externalId: string) => string): Scenario {

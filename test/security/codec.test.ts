@@ -23,7 +23,8 @@ describe('AES-256-GCM payload codec', () => {
     const [encrypted] = await codec.encode([payload]);
     expect(meta(encrypted!, 'encoding')).toBe('binary/encrypted');
     expect(meta(encrypted!, 'encryption-key-id')).toBe('k1');
-    expect(Object.keys(encrypted!.metadata!).sort()).toEqual(['encoding', 'encryption-key-id']);
+    expect(Object.keys(encrypted!.metadata!).sort()).toEqual(['encoding', 'encrypted-encoding', 'encryption-format', 'encryption-key-id']);
+    expect(meta(encrypted!, 'encryption-format')).toBe('aes-256-gcm/aad-2');
     expect(text(encrypted!)).not.toContain('Acme');
     const [decoded] = await codec.decode([encrypted!]);
     expect(defaultPayloadConverter.fromPayload(decoded!)).toEqual({ customer: { name: 'Acme Coffee', billingEmail: 'billing@acme.example' } });
