@@ -33,6 +33,7 @@ export interface FirehoseDeps {
   forwarder: CrmForwarder;
   /** How many handled event ids are remembered (the CRM's own dedupe covers the rest). */
   rememberEvents?: number;
+  ratePerMinute?: number;
 }
 
 export function firehoseReceiver(deps: FirehoseDeps): FastifyPluginAsync {
@@ -92,7 +93,8 @@ export function firehoseReceiver(deps: FirehoseDeps): FastifyPluginAsync {
     app.post(
       '/layers/webhooks',
       {
-        config: { auth: 'layers' },
+        // Every child's events share this one caller: its own, larger budget (429s are retried by Layers).
+        config: { auth: 'layers', rateLimit: { max: deps.ratePerMinute ?? 6_000, timeWindow: 60_000 } },
         preValidation: async (request) => verify(request),
         schema: {
           summary: 'Layers firehose receiver',

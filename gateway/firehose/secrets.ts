@@ -39,8 +39,8 @@ export class FileSinkFirehoseSecrets implements FirehoseSecrets {
   }
 
   async refresh(): Promise<void> {
-    // At most one re-read per second, so forged deliveries cannot turn into a flood of directory scans.
-    if (this.cached && Date.now() - this.cached.at < 1_000) return;
+    // Always re-read: Layers does not retry a 401, so a delivery signed with a just-stored secret must
+    // find it now. Concurrent refreshes share one read, and the rate limit bounds forged floods.
     await this.read();
   }
 

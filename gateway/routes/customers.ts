@@ -37,25 +37,19 @@ export function preferredWait(request: FastifyRequest): number {
 const params = z.object({ externalId: externalIdSchema });
 const writeHeaders = z
   .object({
-    'idempotency-key': z
-      .string()
-      .optional()
-      .meta({
-        description:
-          'Required on every write unless the body carries "eventId". Same key and body → same answer; same key, other body → 409.',
-      }),
+    'idempotency-key': z.string().optional().meta({
+      description:
+        'Required on every write unless the body carries "eventId". Same key and body → same answer; same key, other body → 409.',
+    }),
     prefer: z
       .string()
       .optional()
       .meta({ description: '`wait=N` (N ≤ 60): wait up to N seconds for the outcome and answer 200' }),
   })
   .loose();
-const eventId = z
-  .string()
-  .optional()
-  .meta({
-    description: "The CRM's event id; used as the idempotency key when no Idempotency-Key header is sent",
-  });
+const eventId = z.string().optional().meta({
+  description: "The CRM's event id; used as the idempotency key when no Idempotency-Key header is sent",
+});
 
 const onboardingBody = onboardingInputSchema
   .extend({

@@ -308,3 +308,38 @@ describe('CRM gateway', () => {
     );
   });
 });
+
+describe('CRM gateway limits', () => {
+  test('per-caller rate limit answers 429 with Retry-After, as problem+json', async () => {
+    const { buildGateway } = await import('../../gateway/server');
+    const { CustomerService } = await import('../../gateway/customers');
+    const { OnboardingClient } = await import('../../client/onboarding-client');
+    const { connectTestTemporal } = await import('../helpers/temporal');
+    const temporal = await connectTestTemporal();
+    const app = await buildGateway({
+      credentials: { signingSecrets: [], bearerTokens: [CRM_TOKEN, 'another-crm-token-0123456789'] },
+      service: new CustomerService(new OnboardingClient(temporal.client, 'unused'), {
+        namespace: 'default',
+        temporalUiUrl: 'http://127.0.0.1:8233',
+      }),
+      rateLimitPerMinute: 2,
+    });
+    try {
+      const url = await app.listen({ port: 0, host: '127.0.0.1' });
+      const get = (token: string) =>
+        fetch(`${url}/openapi.json`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await get(CRM_TOKEN)).status).toBe(200);
+      expect((await get(CRM_TOKEN)).status).toBe(200);
+      const limited = await get(CRM_TOKEN);
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(limited.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await limited.json()).toMatchObject({ status: 429 });
+      // Another caller has its own budget.
+      expect((await get('another-crm-token-0123456789')).status).toBe(200);
+    } finally {
+      await app.close();
+      await temporal.close();
+    }
+  });
+});
