@@ -16,6 +16,7 @@ import { customerWorkflowId, onboardingWorkflowId } from '../common/ids';
 import type { LifecycleRequestKind, LifecycleRequests, ReactivateRequest } from '../common/lifecycle-input';
 import {
   churnUpdate,
+  customerStatusQuery,
   pauseUpdate,
   reactivateSignal,
   resumeUpdate,
@@ -100,6 +101,7 @@ export interface CustomerListPage {
 }
 
 const UPDATES = { pause: pauseUpdate, resume: resumeUpdate, churn: churnUpdate } as const;
+const SIGNAL_NAMES = ['pause', 'resume', 'churn', 'reactivate'];
 const UPDATE_NAMES: Record<string, LifecycleRequestKind> = {
   pauseCustomer: 'pause',
   resumeCustomer: 'resume',
@@ -279,19 +281,15 @@ export class CustomerService {
     waitSeconds: number,
   ): Promise<{ accepted: LifecycleAccepted; status?: CustomerStatus }> {
     const workflowId = customerWorkflowId(externalId);
+    const existing = await this.describe(workflowId);
+    if (existing?.status.name === 'COMPLETED') throw archived(externalId);
+    // No running workflow: the request starts one that adopts the customer's org, or fails when there is
+    // none. That start goes by signal: an update sent with it would wait on a workflow that ends first.
+    if (existing?.status.name !== 'RUNNING')
+      return this.lifecycleBySignal(kind, externalId, request, waitSeconds);
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof customerLifecycle>(
       'customerLifecycle',
-      {
-        workflowId,
-        taskQueue: this.crm.taskQueue,
-        // No onboarding input: a customer this orchestrator never onboarded is adopted from Layers.
-        args: [{ externalId }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        // An archived customer's completed workflow is never started again by a late request.
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-        typedSearchAttributes: [{ key: LayersCustomerId, value: externalId }],
-        staticSummary: `Customer ${externalId}`,
-      },
+      this.startOptions(externalId),
     );
     let handle;
     try {
@@ -391,6 +389,77 @@ export class CustomerService {
     return undefined;
   }
 
+  private startOptions(externalId: string) {
+    return {
+      workflowId: customerWorkflowId(externalId),
+      taskQueue: this.crm.taskQueue,
+      // No onboarding input: a customer this orchestrator never onboarded is adopted from Layers.
+      args: [{ externalId }] as [CustomerWorkflowInput],
+      workflowIdConflictPolicy: 'USE_EXISTING' as const,
+      // An archived customer's completed workflow is never started again by a late request.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' as const,
+      typedSearchAttributes: [{ key: LayersCustomerId, value: externalId }],
+      staticSummary: `Customer ${externalId}`,
+    };
+  }
+
+  /**
+   * Signal-with-start for a customer without a running workflow. The workflow ignores a repeated
+   * eventId; the first signal that carried the key must be this very request. With a wait, polls until
+   * the request shows as applied or refused, or the workflow failed (no such customer in Layers).
+   */
+  private async lifecycleBySignal<K extends LifecycleRequestKind>(
+    kind: K,
+    externalId: string,
+    request: LifecycleRequests[K],
+    waitSeconds: number,
+  ): Promise<{ accepted: LifecycleAccepted; status?: CustomerStatus }> {
+    const workflowId = customerWorkflowId(externalId);
+    let runId: string;
+    try {
+      const handle = await this.client.workflow.signalWithStart('customerLifecycle', {
+        ...this.startOptions(externalId),
+        signal: kind,
+        signalArgs: [request],
+      });
+      runId = handle.signaledRunId;
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw archived(externalId);
+      throw err;
+    }
+    const first = await this.firstSignalWith(workflowId, runId, request.eventId);
+    if (first) await this.compareStored(first, kind, request);
+    const accepted: LifecycleAccepted = {
+      externalId,
+      kind,
+      eventId: request.eventId,
+      customerWorkflowId: workflowId,
+      location: customerLocation(externalId),
+    };
+    const deadline = Date.now() + waitSeconds * 1000;
+    while (waitSeconds > 0) {
+      const description = await this.describe(workflowId, runId);
+      if (description?.status.name === 'FAILED') {
+        throw new ProblemError(
+          404,
+          'customer-not-found',
+          `customer ${externalId} is unknown: it was never onboarded and Layers has no child org with metadata.externalId "${externalId}"; the ${kind} was refused (onboard it first)`,
+        );
+      }
+      const status = await this.client.workflow.getHandle(workflowId, runId).query(customerStatusQuery);
+      const seen = (entry: { eventId?: string }) => entry.eventId === request.eventId;
+      if (
+        status.transitions.some(seen) ||
+        status.refused.some(seen) ||
+        description?.status.name !== 'RUNNING'
+      )
+        return { accepted, status };
+      if (Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    return { accepted };
+  }
+
   /** Reactivate has no update: a signal with the key as eventId, checked against the first such signal. */
   async reactivate(externalId: string, request: ReactivateRequest): Promise<LifecycleAccepted> {
     const workflowId = customerWorkflowId(externalId);
@@ -399,7 +468,7 @@ export class CustomerService {
     if (description.status.name !== 'RUNNING') throw archived(externalId);
     await this.client.workflow.getHandle(workflowId).signal(reactivateSignal, request);
     // The workflow ignores a repeated eventId; the first signal that carried it is the request that stands.
-    const first = await this.firstReactivateWith(workflowId, description.runId, request.eventId);
+    const first = await this.firstSignalWith(workflowId, description.runId, request.eventId);
     if (first) await this.compareStored(first, 'reactivate', request);
     return {
       externalId,
@@ -410,30 +479,31 @@ export class CustomerService {
     };
   }
 
-  private async firstReactivateWith(
+  /** The first CRM request signal (pause, resume, churn, reactivate) in the run that carried this eventId. */
+  private async firstSignalWith(
     workflowId: string,
     runId: string,
     eventId: string,
   ): Promise<{ name: string; payloads?: Payload[] } | undefined> {
-    const candidates: Array<Payload[]> = [];
+    const candidates: Array<{ name: string; payloads: Payload[] }> = [];
     await this.findInHistory(workflowId, runId, (event) => {
       const attributes = event.workflowExecutionSignaledEventAttributes;
       if (
         event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED &&
-        attributes?.signalName === 'reactivate' &&
-        attributes.input?.payloads
+        attributes?.input?.payloads &&
+        SIGNAL_NAMES.includes(attributes.signalName ?? '')
       ) {
-        candidates.push(attributes.input.payloads as Payload[]);
+        candidates.push({ name: attributes.signalName!, payloads: attributes.input.payloads as Payload[] });
       }
       return undefined;
     });
-    for (const payloads of candidates) {
-      const stored = await decodeFromPayloadsAtIndex<{ eventId?: string }>(
+    for (const candidate of candidates) {
+      const stored = await decodeFromPayloadsAtIndex<{ eventId?: string } | null>(
         this.client.options.loadedDataConverter,
         0,
-        payloads,
+        candidate.payloads,
       );
-      if (stored?.eventId === eventId) return { name: 'reactivate', payloads };
+      if (stored?.eventId === eventId) return candidate;
     }
     return undefined;
   }
