@@ -91,4 +91,50 @@ describe('out-of-order CRM events', () => {
       expect(otherReactivate.json).toMatchObject({ status: 409, field: 'reason' });
     });
   });
+
+  test('after continue-as-new the onboarding memo still answers a repeat (and a different body still gets 409)', async () => {
+    await g.env.run(async () => {
+      const externalId = uniqueExternalId('gw-can');
+      const body = onboardingBody(externalId);
+      const first = await g.call('POST', `/v1/customers/${externalId}/onboarding`, {
+        body,
+        key: `won-${externalId}`,
+        prefer: 'wait=60',
+      });
+      expect(first.json).toMatchObject({ outcome: { state: 'active' } });
+      const handle = g.env.temporal.client.workflow.getHandle(`customer/${externalId}`);
+      const firstRunId = (await handle.describe()).runId;
+      // The test dev server suggests continue-as-new at 150 events; each pause/resume cycle adds ~30.
+      for (let cycle = 0; (await handle.describe()).runId === firstRunId; cycle++) {
+        expect(cycle).toBeLessThan(20);
+        await g.call('POST', `/v1/customers/${externalId}/pause`, {
+          body: { reason: 'hold' },
+          key: `p-${cycle}-${externalId}`,
+          prefer: 'wait=30',
+        });
+        await g.call('POST', `/v1/customers/${externalId}/resume`, {
+          body: { reason: 'paid' },
+          key: `r-${cycle}-${externalId}`,
+          prefer: 'wait=30',
+        });
+      }
+      const description = await handle.describe();
+      // The server carries the memo into the new run.
+      expect(description.memo).toMatchObject({
+        onboardingIdempotencyKey: `won-${externalId}`,
+        onboardingRequestHash: first.json.requestHash,
+      });
+      const again = await g.call('POST', `/v1/customers/${externalId}/onboarding`, {
+        body,
+        key: `won-${externalId}`,
+      });
+      expect(again.status).toBe(202);
+      expect(again.json.customerRunId).toBe(first.json.customerRunId);
+      const other = await g.call('POST', `/v1/customers/${externalId}/onboarding`, {
+        body: { ...body, credits: 7 },
+        key: `won-${externalId}`,
+      });
+      expect(other.status).toBe(409);
+    });
+  });
 });
