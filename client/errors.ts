@@ -16,3 +16,21 @@ export class CustomerArchivedError extends Error {
     );
   }
 }
+
+/**
+ * A waited pause / resume / churn the customer's workflow could not apply: the customer is unknown to
+ * Layers, archived (here or outside the orchestrator), or the child that carried it out failed (then
+ * the customer shows `needs-attention`). `reason` is the workflow's answer.
+ */
+export class LifecycleRequestRefusedError extends Error {
+  override name = 'LifecycleRequestRefusedError';
+  constructor(
+    readonly externalId: string,
+    readonly kind: string,
+    readonly reason: string,
+    /** `CustomerNotFound`, `LifecycleRequestRefused` or `CustomerOnboardingFailed`. */
+    readonly failureType: string,
+  ) {
+    super(reason.startsWith(`${kind} of customer`) ? reason : `${kind} of customer ${externalId} refused: ${reason}`);
+  }
+}

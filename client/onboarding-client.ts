@@ -4,8 +4,10 @@ import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFromEnv } from '../common/codec/data-converter';
 import { loadTemporalConfig, temporalConnectionOptions, type TemporalConfig } from '../common/connection';
@@ -28,7 +30,7 @@ import {
 } from '../common/onboarding-messages';
 import { describeIssues, externalIdSchema, parseOnboardingInput, type OnboardingRequest } from '../common/onboarding-input';
 import { LayersCustomerId } from '../common/search-attributes';
-import { CustomerArchivedError, InvalidInputError } from './errors';
+import { CustomerArchivedError, InvalidInputError, LifecycleRequestRefusedError } from './errors';
 import { findKeyMaterial } from '../common/key-material';
 import { customerWorkflowId, onboardingWorkflowId } from '../common/ids';
 import { type OnboardingOptions } from '../common/onboarding-messages';
@@ -85,14 +87,15 @@ export class OnboardingClient {
     const externalId = input.customer.externalId;
     const workflowId = customerWorkflowId(externalId);
     // A re-run after a failed run may find the org that run created: tell the create step to look first.
-    const previous = await this.latestRunStatus(workflowId);
+    const { status: previous, identity } = await this.latestRun(workflowId);
     const reconcile = previous !== undefined && ['FAILED', 'TERMINATED', 'CANCELLED', 'TIMED_OUT'].includes(previous);
     const { lifecycle, ...onboardingOptions } = options;
     if (previous === 'COMPLETED') throw new CustomerArchivedError(externalId);
     const handle = await this.client.workflow.start(customerLifecycle, {
       workflowId,
       taskQueue: this.taskQueue,
-      args: [{ externalId, onboarding: { request: input, options: { ...onboardingOptions, reconcile } }, timing: lifecycle }],
+      // What identifies this customer's onboarding (kept by its earlier run) outlives that run.
+      args: [{ externalId, onboarding: { request: input, options: { ...identity, ...onboardingOptions, reconcile } }, timing: lifecycle }],
       // Running: attach to it (no second org). Archived: refuse (archival is terminal; a customer that
       // comes back gets a new externalId). Failed, cancelled or terminated: a new run may continue it.
       workflowIdConflictPolicy: 'USE_EXISTING',
@@ -110,11 +113,13 @@ export class OnboardingClient {
     return { externalId, workflowId, runId: handle.firstExecutionRunId, started: previous !== 'RUNNING' };
   }
 
-  private async latestRunStatus(workflowId: string): Promise<string | undefined> {
+  private async latestRun(workflowId: string): Promise<{ status?: string; identity?: Record<string, unknown> }> {
     try {
-      return (await this.client.workflow.getHandle(workflowId).describe()).status.name;
+      const described = await this.client.workflow.getHandle(workflowId).describe();
+      const identity = described.memo?.onboardingIdentity;
+      return { status: described.status.name, ...(identity && typeof identity === 'object' ? { identity: identity as Record<string, unknown> } : {}) };
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
+      if (err instanceof WorkflowNotFoundError) return {};
       throw err;
     }
   }
@@ -158,7 +163,9 @@ export class OnboardingClient {
           throw err;
         });
       // No customer workflow at all: a top-level onboarding (started before the customer workflow existed).
-      if (latest && (!customer || latest.parentExecution?.runId === chainFirstRunId)) {
+      // A running one is the customer's in any case: only one runs per id, and a customer run whose
+      // predecessor left it running attaches to it.
+      if (latest && (!customer || latest.parentExecution?.runId === chainFirstRunId || latest.status.name === 'RUNNING')) {
         return this.client.workflow.getHandle<typeof onboardCustomer>(workflowId, latest.runId);
       }
       if (Date.now() > deadline) {
@@ -231,10 +238,20 @@ export class OnboardingClient {
   /** Update-with-start: applies the request and answers with the customer's state afterwards. */
   private async apply<K extends LifecycleRequestKind>(kind: K, externalId: string, request: LifecycleRequests[K]): Promise<CustomerStatus> {
     const update = { pause: pauseUpdate, resume: resumeUpdate, churn: churnUpdate }[kind];
-    return this.client.workflow.executeUpdateWithStart(update as typeof pauseUpdate, {
-      args: [request as PauseRequest],
-      startWorkflowOperation: new WithStartWorkflowOperation(customerLifecycle, this.startOperation(externalId)),
-    });
+    try {
+      return await this.client.workflow.executeUpdateWithStart(update as typeof pauseUpdate, {
+        args: [request as PauseRequest],
+        startWorkflowOperation: new WithStartWorkflowOperation(customerLifecycle, this.startOperation(externalId)),
+      });
+    } catch (err) {
+      // The workflow's answer (a refusal, or a validator's rejection): one readable error.
+      if (err instanceof WorkflowUpdateFailedError) {
+        const cause = err.cause;
+        const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : 'Error';
+        throw new LifecycleRequestRefusedError(externalId, kind, cause?.message ?? err.message, type);
+      }
+      throw err;
+    }
   }
 
   async pause(externalId: string, request: PauseRequest): Promise<void> {

@@ -1,5 +1,6 @@
 import { condition, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
+import { rescheduleOffboardingSignal } from './internal-messages';
 import { reactivateSignal, type CustomerWorkflowTiming, type OffboardingResult } from '../common/lifecycle-messages';
 import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
 
@@ -26,19 +27,31 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
   setHandler(reactivateSignal, ({ reason }) => {
     reactivation ??= reason;
   });
+  // A second churn may bring the date forward (never back): the earliest date asked for wins.
+  let effectiveAt = input.effectiveAt;
+  setHandler(rescheduleOffboardingSignal, (request) => {
+    const at = request.effectiveAt ?? new Date().toISOString();
+    if (effectiveAt !== undefined && Date.parse(at) < Date.parse(effectiveAt)) effectiveAt = at;
+  });
   upsertSearchAttributes([
     { key: LayersCustomerId, value: input.externalId },
     { key: LayersOrgId, value: input.orgId },
     { key: LayersLifecycleState, value: 'offboarding' },
   ]);
 
-  if (input.effectiveAt) {
-    const waitMs = Math.max(0, Date.parse(input.effectiveAt) - Date.now());
-    if (await condition(() => reactivation !== undefined, waitMs)) {
+  // Each pass is one timer; a reschedule ends it early and the next pass waits for the new date (a
+  // history without reschedules has exactly the one timer it always had).
+  for (let pass = 0; effectiveAt !== undefined; pass++) {
+    const waitingFor = effectiveAt;
+    const waitMs = Math.max(0, Date.parse(waitingFor) - Date.now());
+    if (pass > 0 && waitMs === 0) break;
+    if (await condition(() => reactivation !== undefined || effectiveAt !== waitingFor, waitMs)) {
+      if (reactivation === undefined) continue;
       // A cancelled offboarding must not linger in "LayersLifecycleState = offboarding" lists.
       upsertSearchAttributes([{ key: LayersLifecycleState, value: null }]);
-      return { cancelled: true, reason: reactivation! };
+      return { cancelled: true, reason: reactivation };
     }
+    break;
   }
 
   let drained: boolean | undefined;
