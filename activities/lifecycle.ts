@@ -7,8 +7,7 @@ import { callOptions, layersCall } from './layers-call';
 
 /** How an onboarding that the customer workflow did not start itself ended (see awaitOnboardingOutcome). */
 export type ForeignOnboardingOutcome =
-  | { ok: true; result: OnboardingResult }
-  | { ok: false; type: string; message: string; orgId?: string };
+  { ok: true; result: OnboardingResult } | { ok: false; type: string; message: string; orgId?: string };
 
 export interface OffboardingOutcome {
   archivedAt: string;
@@ -22,13 +21,16 @@ export interface OffboardingOutcome {
 export function createLifecycleActivities({ layers }: { layers: LayersClient }) {
   return {
     /** Adopt a customer provisioned outside this orchestrator (or by an earlier run): find its org. */
-    async findCustomerOrganization(input: { externalId: string }): Promise<{ orgId: string; status: string } | null> {
+    async findCustomerOrganization(input: {
+      externalId: string;
+    }): Promise<{ orgId: string; status: string } | null> {
       return layersCall(async () => {
         let found: { orgId: string; status: string } | null = null;
         for await (const org of layers.listAllOrganizations({}, callOptions())) {
           if (org.metadata?.externalId !== input.externalId) continue;
           // Prefer a live org over an archived one of the same customer.
-          if (!found || (found.status === 'archived' && org.status !== 'archived')) found = { orgId: org.id, status: org.status };
+          if (!found || (found.status === 'archived' && org.status !== 'archived'))
+            found = { orgId: org.id, status: org.status };
         }
         return found;
       });
@@ -38,11 +40,16 @@ export function createLifecycleActivities({ layers }: { layers: LayersClient }) 
      * The run of `onboarding/<externalId>` that is still running, if any: one left behind by a customer
      * run that was terminated (parent-close policy ABANDON keeps it going, and it can still move money).
      */
-    async findRunningOnboarding(input: { workflowId: string }): Promise<{ runId: string; parentRunId?: string } | null> {
+    async findRunningOnboarding(input: {
+      workflowId: string;
+    }): Promise<{ runId: string; parentRunId?: string } | null> {
       try {
         const described = await Context.current().client.workflow.getHandle(input.workflowId).describe();
         if (described.status.name !== 'RUNNING') return null;
-        return { runId: described.runId, ...(described.parentExecution?.runId ? { parentRunId: described.parentExecution.runId } : {}) };
+        return {
+          runId: described.runId,
+          ...(described.parentExecution?.runId ? { parentRunId: described.parentExecution.runId } : {}),
+        };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return null;
         throw err;
@@ -54,11 +61,16 @@ export function createLifecycleActivities({ layers }: { layers: LayersClient }) 
      * workflow's result except as its child). Heartbeats while it waits, so a lost worker is noticed and
      * the retry simply waits again.
      */
-    async awaitOnboardingOutcome(input: { workflowId: string; runId: string }): Promise<ForeignOnboardingOutcome> {
+    async awaitOnboardingOutcome(input: {
+      workflowId: string;
+      runId: string;
+    }): Promise<ForeignOnboardingOutcome> {
       const context = Context.current();
       const beat = setInterval(() => heartbeat(), 5_000);
       try {
-        const handle = context.client.workflow.getHandle(input.workflowId, input.runId, { followRuns: false });
+        const handle = context.client.workflow.getHandle(input.workflowId, input.runId, {
+          followRuns: false,
+        });
         const result = await Promise.race([handle.result() as Promise<OnboardingResult>, context.cancelled]);
         return { ok: true, result: result as OnboardingResult };
       } catch (err) {
@@ -66,10 +78,24 @@ export function createLifecycleActivities({ layers }: { layers: LayersClient }) 
         const cause = err.cause;
         if (cause instanceof ApplicationFailure) {
           const details = cause.details?.[0] as { orgId?: string | null } | undefined;
-          return { ok: false, type: cause.type ?? 'Error', message: cause.message, ...(details?.orgId ? { orgId: details.orgId } : {}) };
+          return {
+            ok: false,
+            type: cause.type ?? 'Error',
+            message: cause.message,
+            ...(details?.orgId ? { orgId: details.orgId } : {}),
+          };
         }
-        const type = cause instanceof TerminatedFailure ? 'Terminated' : cause instanceof CancelledFailure ? 'Cancelled' : 'Failed';
-        return { ok: false, type, message: `onboarding ${input.workflowId} (${input.runId}) ${type.toLowerCase()}: ${cause?.message ?? err.message}` };
+        const type =
+          cause instanceof TerminatedFailure
+            ? 'Terminated'
+            : cause instanceof CancelledFailure
+              ? 'Cancelled'
+              : 'Failed';
+        return {
+          ok: false,
+          type,
+          message: `onboarding ${input.workflowId} (${input.runId}) ${type.toLowerCase()}: ${cause?.message ?? err.message}`,
+        };
       } finally {
         clearInterval(beat);
       }
@@ -80,17 +106,27 @@ export function createLifecycleActivities({ layers }: { layers: LayersClient }) 
     },
 
     async suspendOrganization(input: { orgId: string }): Promise<{ status: string }> {
-      return layersCall(async () => ({ status: (await layers.suspendOrganization(input.orgId, callOptions())).status }));
+      return layersCall(async () => ({
+        status: (await layers.suspendOrganization(input.orgId, callOptions())).status,
+      }));
     },
 
     async resumeOrganization(input: { orgId: string }): Promise<{ status: string }> {
-      return layersCall(async () => ({ status: (await layers.resumeOrganization(input.orgId, callOptions())).status }));
+      return layersCall(async () => ({
+        status: (await layers.resumeOrganization(input.orgId, callOptions())).status,
+      }));
     },
 
-    async reservedCredits(input: { orgId: string }): Promise<{ balance: number; reservedCredits: number; available: number }> {
+    async reservedCredits(input: {
+      orgId: string;
+    }): Promise<{ balance: number; reservedCredits: number; available: number }> {
       return layersCall(async () => {
         const wallet = await layers.getCredits(input.orgId, callOptions());
-        return { balance: wallet.balance, reservedCredits: wallet.reservedCredits, available: wallet.available };
+        return {
+          balance: wallet.balance,
+          reservedCredits: wallet.reservedCredits,
+          available: wallet.available,
+        };
       });
     },
 
@@ -110,7 +146,12 @@ export function createLifecycleActivities({ layers }: { layers: LayersClient }) 
           if (err instanceof LayersApiError && err.status === 409) {
             const org = await layers.getOrganization(input.orgId, callOptions());
             if (org.status === 'archived') {
-              return { archivedAt: String(org.archivedAt), reclaimedCredits: 0, revokedApiKeys: 0, alreadyArchived: true };
+              return {
+                archivedAt: String(org.archivedAt),
+                reclaimedCredits: 0,
+                revokedApiKeys: 0,
+                alreadyArchived: true,
+              };
             }
           }
           throw err;

@@ -2,7 +2,11 @@
 export class InvalidInputError extends Error {
   override name = 'InvalidInputError';
   constructor(readonly problems: string[]) {
-    super(problems.length === 1 ? `invalid input: ${problems[0]}` : `invalid input:\n  - ${problems.join('\n  - ')}`);
+    super(
+      problems.length === 1
+        ? `invalid input: ${problems[0]}`
+        : `invalid input:\n  - ${problems.join('\n  - ')}`,
+    );
   }
 }
 
@@ -31,6 +35,10 @@ export class LifecycleRequestRefusedError extends Error {
     /** `CustomerNotFound`, `LifecycleRequestRefused` or `CustomerOnboardingFailed`. */
     readonly failureType: string,
   ) {
-    super(reason.startsWith(`${kind} of customer`) ? reason : `${kind} of customer ${externalId} refused: ${reason}`);
+    super(
+      reason.startsWith(`${kind} of customer`)
+        ? reason
+        : `${kind} of customer ${externalId} refused: ${reason}`,
+    );
   }
 }

@@ -74,7 +74,11 @@ export interface LifecycleRequests {
   churn: ChurnRequest;
 }
 
-const SCHEMAS = { pause: pauseRequestSchema, resume: resumeRequestSchema, churn: churnRequestSchema } as const;
+const SCHEMAS = {
+  pause: pauseRequestSchema,
+  resume: resumeRequestSchema,
+  churn: churnRequestSchema,
+} as const;
 const SCHEDULED_FIELD = { pause: 'until', resume: undefined, churn: 'effectiveAt' } as const;
 
 /**
@@ -97,7 +101,8 @@ export function parseLifecycleRequest<K extends LifecycleRequestKind>(
     const at = Date.parse(when);
     if (!Number.isFinite(at)) return { ok: false, errors: [`${field}: ${DATE_TIME_HINT}`] };
     if (at <= nowMs) return { ok: false, errors: [`${field}: must be in the future (got ${when})`] };
-    if (at - nowMs > MAX_SCHEDULE_AHEAD_MS) return { ok: false, errors: [`${field}: must be at most 5 years ahead (got ${when})`] };
+    if (at - nowMs > MAX_SCHEDULE_AHEAD_MS)
+      return { ok: false, errors: [`${field}: must be at most 5 years ahead (got ${when})`] };
   }
   return { ok: true, value: result.data as LifecycleRequests[K] };
 }
@@ -133,11 +138,17 @@ export function checkLifecycleRequest<K extends LifecycleRequestKind | 'reactiva
   nowMs: number,
 ): ParseResult<K extends LifecycleRequestKind ? LifecycleRequests[K] : ReactivateRequest> {
   const fields = FIELDS[kind] as readonly string[] | undefined;
-  if (!fields) return { ok: false, errors: [`(kind): must be one of ${[...LIFECYCLE_REQUEST_KINDS, 'reactivate'].join(', ')}`] };
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, errors: ['(root): must be an object'] };
+  if (!fields)
+    return {
+      ok: false,
+      errors: [`(kind): must be one of ${[...LIFECYCLE_REQUEST_KINDS, 'reactivate'].join(', ')}`],
+    };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, errors: ['(root): must be an object'] };
   const input = value as Record<string, unknown>;
   const errors: string[] = [];
-  for (const key of Object.keys(input)) if (!fields.includes(key)) errors.push(`${key}: is not a known field`);
+  for (const key of Object.keys(input))
+    if (!fields.includes(key)) errors.push(`${key}: is not a known field`);
   const out: Record<string, unknown> = {};
 
   const reason = input.reason;
@@ -159,7 +170,8 @@ export function checkLifecycleRequest<K extends LifecycleRequestKind | 'reactiva
     const at = typeof when === 'string' && ISO_WITH_OFFSET.test(when) ? Date.parse(when) : NaN;
     if (!Number.isFinite(at)) errors.push(`${field}: ${DATE_TIME_HINT}`);
     else if (at <= nowMs) errors.push(`${field}: must be in the future (got ${when as string})`);
-    else if (at - nowMs > MAX_SCHEDULE_AHEAD_MS) errors.push(`${field}: must be at most 5 years ahead (got ${when as string})`);
+    else if (at - nowMs > MAX_SCHEDULE_AHEAD_MS)
+      errors.push(`${field}: must be at most 5 years ahead (got ${when as string})`);
     else out[field] = when;
   }
   if (fields.includes('drain') && input.drain !== undefined) {
@@ -167,5 +179,8 @@ export function checkLifecycleRequest<K extends LifecycleRequestKind | 'reactiva
     else out.drain = input.drain;
   }
   if (errors.length) return { ok: false, errors };
-  return { ok: true, value: out as K extends LifecycleRequestKind ? LifecycleRequests[K] : ReactivateRequest };
+  return {
+    ok: true,
+    value: out as K extends LifecycleRequestKind ? LifecycleRequests[K] : ReactivateRequest,
+  };
 }

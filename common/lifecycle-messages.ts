@@ -8,7 +8,15 @@ import type { OnboardingRequest } from './onboarding-input';
  * orchestrator, a 401/403/404, or the child was terminated); `error` says what, and the next pause, resume
  * or churn that succeeds clears it.
  */
-export const LIFECYCLE_STATES = ['onboarding', 'active', 'suspended', 'offboarding', 'archived', 'failed', 'needs-attention'] as const;
+export const LIFECYCLE_STATES = [
+  'onboarding',
+  'active',
+  'suspended',
+  'offboarding',
+  'archived',
+  'failed',
+  'needs-attention',
+] as const;
 export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
 
 export interface Transition {

@@ -22,7 +22,14 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
-import { checkLifecycleRequest, parseLifecycleRequest, type ChurnRequest, type LifecycleRequestKind, type PauseRequest, type ResumeRequest } from '../common/lifecycle-input';
+import {
+  checkLifecycleRequest,
+  parseLifecycleRequest,
+  type ChurnRequest,
+  type LifecycleRequestKind,
+  type PauseRequest,
+  type ResumeRequest,
+} from '../common/lifecycle-input';
 import {
   LIFECYCLE_REQUEST_REFUSED,
   churnSignal,
@@ -45,13 +52,22 @@ import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/s
 import { WorkflowFailureType } from '../common/failure-types';
 import { suspendCustomer, type SuspendResult } from './suspend';
 import { offboardingWorkflowId, onboardingWorkflowId, suspendWorkflowId } from '../common/ids';
-import { endSuspensionSignal, orgCreatedSignal, orgSuspendedSignal, rescheduleOffboardingSignal, stopOnboardingSignal } from './internal-messages';
+import {
+  endSuspensionSignal,
+  orgCreatedSignal,
+  orgSuspendedSignal,
+  rescheduleOffboardingSignal,
+  stopOnboardingSignal,
+} from './internal-messages';
 
 const MAX_TRANSITIONS = 20;
 const MAX_SEEN_EVENT_IDS = 500;
 /** New runs look for an onboarding left running by a terminated earlier run before starting their own. */
 const ATTACH_RUNNING_ONBOARDING = 'customer-attach-running-onboarding';
-const LOOKUP_OPTIONS: ActivityOptions = { startToCloseTimeout: '30 seconds', retry: { initialInterval: '1 second', maximumInterval: '30 seconds' } };
+const LOOKUP_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+};
 
 type Op = (
   | { kind: 'pause'; request: PauseRequest }
@@ -97,7 +113,8 @@ function identityOf(options: OnboardingOptions | undefined): OnboardingIdentity 
 /** "Type: message" of the innermost failure (the Layers error under child and activity wrappers). */
 function describeFailure(err: unknown): string {
   let inner: unknown = err;
-  while ((inner instanceof ChildWorkflowFailure || inner instanceof ActivityFailure) && inner.cause) inner = inner.cause;
+  while ((inner instanceof ChildWorkflowFailure || inner instanceof ActivityFailure) && inner.cause)
+    inner = inner.cause;
   if (inner instanceof TerminatedFailure) return 'terminated';
   if (inner instanceof ApplicationFailure) return `${inner.type ?? 'Error'}: ${inner.message}`;
   if (inner instanceof TemporalFailure) return inner.message;
@@ -143,7 +160,8 @@ class CustomerLifecycle {
     };
     this.seenEventIds = new Set(input.carried?.seenEventIds ?? []);
     // Runs from before the counter was carried rebuild it from the (bounded) transition list.
-    this.suspensions = input.carried?.suspensions ?? this.status.transitions.filter((t) => t.to === 'suspended').length;
+    this.suspensions =
+      input.carried?.suspensions ?? this.status.transitions.filter((t) => t.to === 'suspended').length;
     this.identity = input.carried?.onboardingIdentity ?? identityOf(input.onboarding?.options);
   }
 
@@ -166,8 +184,15 @@ class CustomerLifecycle {
     const { status, externalId } = this;
     const next = this.computeState();
     if (next !== status.state || status.transitions.length === 0) {
-      status.transitions.push({ at: this.now(), from: status.transitions.length ? status.state : 'new', to: next, reason, ...(eventId ? { eventId } : {}) });
-      if (status.transitions.length > MAX_TRANSITIONS) status.transitions.splice(0, status.transitions.length - MAX_TRANSITIONS);
+      status.transitions.push({
+        at: this.now(),
+        from: status.transitions.length ? status.state : 'new',
+        to: next,
+        reason,
+        ...(eventId ? { eventId } : {}),
+      });
+      if (status.transitions.length > MAX_TRANSITIONS)
+        status.transitions.splice(0, status.transitions.length - MAX_TRANSITIONS);
       status.state = next;
     }
     status.churnPending = this.pendingChurn !== undefined;
@@ -213,7 +238,8 @@ class CustomerLifecycle {
     const request = checked.value;
     if (this.seenEventIds.has(request.eventId)) return {};
     this.seenEventIds.add(request.eventId);
-    if (this.seenEventIds.size > MAX_SEEN_EVENT_IDS) this.seenEventIds.delete(this.seenEventIds.values().next().value as string);
+    if (this.seenEventIds.size > MAX_SEEN_EVENT_IDS)
+      this.seenEventIds.delete(this.seenEventIds.values().next().value as string);
     return { op: { kind, request } as Op };
   }
 
@@ -309,15 +335,22 @@ class CustomerLifecycle {
       case 'resume':
         if (this.pendingPause) this.pendingPause = undefined;
         if (this.suspension) return this.endSuspension(true, op.request.reason, eventId);
-        if (status.orgSuspended && status.orgId && (status.state === 'active' || status.state === 'suspended' || status.state === 'needs-attention')) {
+        if (
+          status.orgSuspended &&
+          status.orgId &&
+          (status.state === 'active' || status.state === 'suspended' || status.state === 'needs-attention')
+        ) {
           // Suspended outside a suspend child (an adopted customer, or one whose suspend child failed).
           return this.resumeDirectly(op.request.reason, eventId);
         }
-        if (status.state === 'offboarding' || status.state === 'archived') return this.refuse('resume', `customer is ${status.state}`, eventId);
+        if (status.state === 'offboarding' || status.state === 'archived')
+          return this.refuse('resume', `customer is ${status.state}`, eventId);
         return undefined;
       case 'churn':
-        if (this.offboarding && !this.offboarding.result && !this.offboarding.error) return this.bringOffboardingForward(op.request);
-        if (status.state === 'archived' || status.state === 'offboarding' || this.pendingChurn) return undefined; // already on its way out
+        if (this.offboarding && !this.offboarding.result && !this.offboarding.error)
+          return this.bringOffboardingForward(op.request);
+        if (status.state === 'archived' || status.state === 'offboarding' || this.pendingChurn)
+          return undefined; // already on its way out
         if (this.onboarding && !this.onboarding.done) {
           this.pendingChurn = op.request;
           this.pendingPause = undefined;
@@ -340,7 +373,10 @@ class CustomerLifecycle {
    * second run redo money steps; so the customer attaches to it — it is the one onboarding of this
    * customer — and learns its outcome through an activity that waits for it. A churn still stops it.
    */
-  async startOnboarding(onboardingInput: { request: OnboardingRequest; options?: OnboardingOptions }): Promise<void> {
+  async startOnboarding(onboardingInput: {
+    request: OnboardingRequest;
+    options?: OnboardingOptions;
+  }): Promise<void> {
     const workflowId = onboardingWorkflowId(this.externalId);
     const current: OnboardingInFlight = { done: false, stop: async () => undefined };
     this.onboarding = current;
@@ -361,14 +397,27 @@ class CustomerLifecycle {
         current.stop = (reason) => external.signal(stopOnboardingSignal, { reason });
         void this.temporalLookups.awaitOnboardingOutcome
           .executeWithOptions(
-            { ...LOOKUP_OPTIONS, startToCloseTimeout: '3650 days', heartbeatTimeout: '1 minute', summary: `Wait for the onboarding ${workflowId} left running` },
+            {
+              ...LOOKUP_OPTIONS,
+              startToCloseTimeout: '3650 days',
+              heartbeatTimeout: '1 minute',
+              summary: `Wait for the onboarding ${workflowId} left running`,
+            },
             [{ workflowId, runId: running.runId }],
           )
           .then(
             (outcome) =>
               outcome.ok
                 ? settle(outcome.result)
-                : settle(undefined, ApplicationFailure.create({ type: outcome.type, message: outcome.message, nonRetryable: true, details: [{ orgId: outcome.orgId ?? null }] })),
+                : settle(
+                    undefined,
+                    ApplicationFailure.create({
+                      type: outcome.type,
+                      message: outcome.message,
+                      nonRetryable: true,
+                      details: [{ orgId: outcome.orgId ?? null }],
+                    }),
+                  ),
             (error: unknown) => settle(undefined, error),
           );
         this.publish(`attached to the onboarding left running by an earlier run (${running.runId})`);
@@ -399,8 +448,12 @@ class CustomerLifecycle {
     } else {
       const err = onboarding.error;
       const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
-      const stopped = cause instanceof ApplicationFailure && cause.type === WorkflowFailureType.onboardingStopped;
-      const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as { orgId?: string } | undefined) : undefined;
+      const stopped =
+        cause instanceof ApplicationFailure && cause.type === WorkflowFailureType.onboardingStopped;
+      const details =
+        cause instanceof ApplicationFailure
+          ? (cause.details?.[0] as { orgId?: string } | undefined)
+          : undefined;
       if (details?.orgId) this.status.orgId = details.orgId;
       if (!stopped) this.status.error = cause instanceof Error ? cause.message : String(cause);
       this.publish(stopped ? 'onboarding stopped at a safe point' : 'onboarding failed');
@@ -411,9 +464,15 @@ class CustomerLifecycle {
   /** Adopts a customer that exists only in Layers; false when there is nothing to adopt (the run ends). */
   async adopt(): Promise<'adopted' | 'unknown' | 'archived'> {
     const { reads, read } = this.activities;
-    const found = await reads.findCustomerOrganization.executeWithOptions(read(`Find the child org of ${this.externalId}`), [{ externalId: this.externalId }]);
+    const found = await reads.findCustomerOrganization.executeWithOptions(
+      read(`Find the child org of ${this.externalId}`),
+      [{ externalId: this.externalId }],
+    );
     if (!found) {
-      this.close(`customer ${this.externalId} is unknown: no child org with metadata.externalId "${this.externalId}"; onboard it first`, WorkflowFailureType.customerNotFound);
+      this.close(
+        `customer ${this.externalId} is unknown: no child org with metadata.externalId "${this.externalId}"; onboard it first`,
+        WorkflowFailureType.customerNotFound,
+      );
       return 'unknown';
     }
     this.status.orgId = found.orgId;
@@ -446,7 +505,15 @@ class CustomerLifecycle {
     try {
       handle = await startChild(suspendCustomer, {
         workflowId,
-        args: [{ externalId: this.externalId, orgId: this.status.orgId!, reason: request.reason, until: request.until, timing: this.input.timing }],
+        args: [
+          {
+            externalId: this.externalId,
+            orgId: this.status.orgId!,
+            reason: request.reason,
+            until: request.until,
+            timing: this.input.timing,
+          },
+        ],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `Suspend ${this.externalId}${request.until ? ` until ${request.until}` : ''}`,
       });
@@ -473,15 +540,21 @@ class CustomerLifecycle {
   }
 
   /** Ends the current suspension: `resume` lifts it, otherwise it stays suspended for a churn. */
-  private async endSuspension(resume: boolean, reason: string, eventId?: string): Promise<string | undefined> {
+  private async endSuspension(
+    resume: boolean,
+    reason: string,
+    eventId?: string,
+  ): Promise<string | undefined> {
     if (!this.suspension) return undefined;
     const current = this.suspension;
-    if (!current.result && current.error === undefined) await this.signalSafely(() => current.handle.signal(endSuspensionSignal, { resume, reason }));
+    if (!current.result && current.error === undefined)
+      await this.signalSafely(() => current.handle.signal(endSuspensionSignal, { resume, reason }));
     await condition(() => current.result !== undefined || current.error !== undefined);
     if (current.error !== undefined) {
       const refusal = await this.suspensionFailed(current);
       // The suspend child could not lift the pause: lift it here when the org is still there to resume.
-      if (resume && this.status.orgSuspended && !this.status.offboarding) return this.resumeDirectly(reason, eventId);
+      if (resume && this.status.orgSuspended && !this.status.offboarding)
+        return this.resumeDirectly(reason, eventId);
       return resume ? refusal : undefined;
     }
     this.suspension = undefined;
@@ -514,9 +587,15 @@ class CustomerLifecycle {
     const { writes, write } = this.activities;
     const orgId = this.status.orgId!;
     try {
-      await whileKillSwitchWaits(() => writes.resumeOrganization.executeWithOptions(write(`Resume ${orgId} (${this.externalId})`), [{ orgId }]), {
-        backoffMs: this.input.timing?.killSwitchBackoffMs,
-      });
+      await whileKillSwitchWaits(
+        () =>
+          writes.resumeOrganization.executeWithOptions(write(`Resume ${orgId} (${this.externalId})`), [
+            { orgId },
+          ]),
+        {
+          backoffMs: this.input.timing?.killSwitchBackoffMs,
+        },
+      );
     } catch (err) {
       return this.childFailed(`resuming ${orgId}`, err);
     }
@@ -553,7 +632,10 @@ class CustomerLifecycle {
     if (!this.status.orgId) return undefined;
     const { reads, read } = this.activities;
     try {
-      return await reads.organizationStatus.executeWithOptions(read(`Read the status of ${this.status.orgId}`), [{ orgId: this.status.orgId }]);
+      return await reads.organizationStatus.executeWithOptions(
+        read(`Read the status of ${this.status.orgId}`),
+        [{ orgId: this.status.orgId }],
+      );
     } catch {
       return undefined; // the read's own failure leaves the customer in needs-attention
     }
@@ -576,7 +658,16 @@ class CustomerLifecycle {
     try {
       handle = await startChild(offboardCustomer, {
         workflowId: offboardingWorkflowId(externalId),
-        args: [{ externalId, orgId: status.orgId, reason: request.reason, effectiveAt: request.effectiveAt, drain: request.drain, timing: this.input.timing }],
+        args: [
+          {
+            externalId,
+            orgId: status.orgId,
+            reason: request.reason,
+            effectiveAt: request.effectiveAt,
+            drain: request.drain,
+            timing: this.input.timing,
+          },
+        ],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         staticSummary: `Offboard ${externalId}${request.effectiveAt ? ` at ${request.effectiveAt}` : ''}${request.drain ? ' (drain)' : ''}`,
       });
@@ -606,11 +697,17 @@ class CustomerLifecycle {
     if (request.effectiveAt && Date.parse(request.effectiveAt) >= Date.parse(scheduled)) return undefined;
     const offboarding = this.offboarding!;
     const moved = await this.signalSafely(() =>
-      offboarding.handle.signal(rescheduleOffboardingSignal, { reason: request.reason, ...(request.effectiveAt ? { effectiveAt: request.effectiveAt } : {}) }),
+      offboarding.handle.signal(rescheduleOffboardingSignal, {
+        reason: request.reason,
+        ...(request.effectiveAt ? { effectiveAt: request.effectiveAt } : {}),
+      }),
     );
     if (!moved) return undefined; // it finished meanwhile: nothing left to bring forward
     this.status.offboardingAt = request.effectiveAt;
-    this.publish(`churn brought forward to ${request.effectiveAt ?? 'now'}: ${request.reason}`, request.eventId);
+    this.publish(
+      `churn brought forward to ${request.effectiveAt ?? 'now'}: ${request.reason}`,
+      request.eventId,
+    );
     return undefined;
   }
 
@@ -662,7 +759,9 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
     [churnSignal, churnUpdate, 'churn'],
   ] as const) {
     setHandler(signal, (raw: unknown) => customer.signalled(kind, raw));
-    setHandler(update, (raw: unknown) => customer.requested(kind, raw), { validator: (raw: unknown) => customer.validate(kind, raw) });
+    setHandler(update, (raw: unknown) => customer.requested(kind, raw), {
+      validator: (raw: unknown) => customer.validate(kind, raw),
+    });
   }
   setHandler(reactivateSignal, (raw: unknown) => customer.reactivate(raw));
   setHandler(orgCreatedSignal, (payload) => customer.orgCreated(payload));
@@ -683,7 +782,8 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
           type: WorkflowFailureType.customerNotFound,
           nonRetryable: true,
           message: `Customer ${input.externalId} is unknown: no child org with metadata.externalId "${input.externalId}"; onboard it first. Refused: ${
-            status.refused.map((r) => `${r.kind}${r.eventId ? ` (${r.eventId})` : ''}`).join(', ') || 'nothing'
+            status.refused.map((r) => `${r.kind}${r.eventId ? ` (${r.eventId})` : ''}`).join(', ') ||
+            'nothing'
           }`,
         });
       }
@@ -699,22 +799,31 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
         (customer.pendingPause !== undefined && status.orgId !== undefined) ||
         customer.suspension?.result !== undefined ||
         customer.suspension?.error !== undefined ||
-        (customer.offboarding !== undefined && (customer.offboarding.result !== undefined || customer.offboarding.error !== undefined)) ||
+        (customer.offboarding !== undefined &&
+          (customer.offboarding.result !== undefined || customer.offboarding.error !== undefined)) ||
         (workflowInfo().continueAsNewSuggested && !customer.childrenInFlight()),
     );
 
     if (!customer.onboardingSettled && customer.onboarding!.done) await customer.onboardingEnded();
 
-    if (customer.pendingPause && status.orgId && !customer.suspension && status.state !== 'offboarding' && status.state !== 'archived') {
+    if (
+      customer.pendingPause &&
+      status.orgId &&
+      !customer.suspension &&
+      status.state !== 'offboarding' &&
+      status.state !== 'archived'
+    ) {
       const request = customer.pendingPause;
       customer.pendingPause = undefined;
       await customer.startSuspension(request);
     }
 
     if (customer.suspension?.result) customer.suspensionEnded();
-    else if (customer.suspension && customer.suspension.error !== undefined) await customer.suspensionFailed(customer.suspension);
+    else if (customer.suspension && customer.suspension.error !== undefined)
+      await customer.suspensionFailed(customer.suspension);
 
-    if (customer.offboarding && (customer.offboarding.result || customer.offboarding.error)) await customer.offboardingEnded();
+    if (customer.offboarding && (customer.offboarding.result || customer.offboarding.error))
+      await customer.offboardingEnded();
 
     while (queue.length > 0) {
       const op = queue.shift()!;
@@ -728,18 +837,28 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
     if (status.state === 'archived') break;
     if (status.state === 'failed' && !customer.pendingChurn && !customer.offboarding) {
       const message = `Customer ${input.externalId} could not be onboarded: ${status.error}${
-        status.orgId ? ` (child org ${status.orgId} exists; a new start reconciles it, a churn archives it)` : ''
+        status.orgId
+          ? ` (child org ${status.orgId} exists; a new start reconciles it, a churn archives it)`
+          : ''
       }`;
       customer.close(message, WorkflowFailureType.customerOnboardingFailed);
       await condition(allHandlersFinished);
-      throw ApplicationFailure.create({ type: WorkflowFailureType.customerOnboardingFailed, nonRetryable: true, message });
+      throw ApplicationFailure.create({
+        type: WorkflowFailureType.customerOnboardingFailed,
+        nonRetryable: true,
+        message,
+      });
     }
 
     if (workflowInfo().continueAsNewSuggested && !customer.childrenInFlight() && queue.length === 0) {
       // A request that arrives while handlers finish is applied first (its update waits on this loop).
       await condition(() => allHandlersFinished() || queue.length > 0);
       if (queue.length === 0) {
-        await continueAsNew<typeof customerLifecycle>({ externalId: input.externalId, timing: input.timing, carried: customer.carried() });
+        await continueAsNew<typeof customerLifecycle>({
+          externalId: input.externalId,
+          timing: input.timing,
+          carried: customer.carried(),
+        });
       }
     }
   }

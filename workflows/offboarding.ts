@@ -1,7 +1,11 @@
 import { condition, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
 import { rescheduleOffboardingSignal } from './internal-messages';
-import { reactivateSignal, type CustomerWorkflowTiming, type OffboardingResult } from '../common/lifecycle-messages';
+import {
+  reactivateSignal,
+  type CustomerWorkflowTiming,
+  type OffboardingResult,
+} from '../common/lifecycle-messages';
 import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
 
 export interface OffboardingInput {
@@ -57,7 +61,10 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
   let drained: boolean | undefined;
   if (input.drain) {
     await whileKillSwitchWaits(
-      () => writes.suspendOrganization.executeWithOptions(write(`Suspend ${input.orgId} before draining`), [{ orgId: input.orgId }]),
+      () =>
+        writes.suspendOrganization.executeWithOptions(write(`Suspend ${input.orgId} before draining`), [
+          { orgId: input.orgId },
+        ]),
       { backoffMs },
     );
     const deadline = Date.now() + (input.timing?.drainTimeoutMs ?? 24 * 60 * 60 * 1000);
@@ -65,7 +72,10 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
     drained = false;
     for (;;) {
       const wallet = await whileKillSwitchWaits(
-        () => reads.reservedCredits.executeWithOptions(read(`Read reserved credits of ${input.orgId}`), [{ orgId: input.orgId }]),
+        () =>
+          reads.reservedCredits.executeWithOptions(read(`Read reserved credits of ${input.orgId}`), [
+            { orgId: input.orgId },
+          ]),
         { backoffMs },
       );
       if (wallet.reservedCredits === 0) {
@@ -78,7 +88,10 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
   }
 
   const archived = await whileKillSwitchWaits(
-    () => writes.archiveOrganization.executeWithOptions(write(`Archive ${input.orgId} (${input.externalId})`), [{ orgId: input.orgId }]),
+    () =>
+      writes.archiveOrganization.executeWithOptions(write(`Archive ${input.orgId} (${input.externalId})`), [
+        { orgId: input.orgId },
+      ]),
     { backoffMs },
   );
   upsertSearchAttributes([{ key: LayersLifecycleState, value: 'archived' }]);
