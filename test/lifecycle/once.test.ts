@@ -128,6 +128,41 @@ describe('the customer workflow decides every race and answers every request', (
     });
   });
 
+  test('item 3: a suspend refused by Layers (403, 404) answers the waited pause with the error and shows needs-attention', async () => {
+    await env.run(async () => {
+      for (const code of ['FORBIDDEN_SCOPE', 'NOT_FOUND'] as const) {
+        const { externalId, result } = await onboarded(env);
+        await env.control.faults({
+          seed: code,
+          rules: [
+            {
+              method: 'POST',
+              path: '/v1/organizations/:orgId/suspend',
+              respondWith: { code, message: `injected ${code}` },
+            },
+          ],
+        });
+        try {
+          const { error, ms } = await refusal(() =>
+            env.crm.pauseAndWait(externalId, { reason: 'hold', eventId: eventId() }),
+          );
+          expect(error).toBeInstanceOf(LifecycleRequestRefusedError);
+          expect(error.message).toContain(`injected ${code}`);
+          expect(ms).toBeLessThan(15_000);
+        } finally {
+          await env.control.clearFaults();
+        }
+        const status = await env.crm.customerStatus(externalId);
+        expect(status).toMatchObject({ state: 'needs-attention', orgSuspended: false, orgId: result.orgId });
+        // The next request that succeeds clears it.
+        expect(
+          await env.crm.pauseAndWait(externalId, { reason: 'hold again', eventId: eventId() }),
+        ).toMatchObject({ state: 'suspended' });
+        expect((await env.crm.customerStatus(externalId)).attention).toBeUndefined();
+      }
+    });
+  });
+
   test('item 5: a resume that reaches a suspend child which has just closed resumes the org itself', async () => {
     const { externalId } = await env.run(async () => {
       const customer = await onboarded(env);
