@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { LifecycleRequestRefusedError } from '../../client/errors';
-import { customerWorkflowId, onboardingWorkflowId, suspendWorkflowId } from '../../common/ids';
+import {
+  customerWorkflowId,
+  offboardingWorkflowId,
+  onboardingWorkflowId,
+  suspendWorkflowId,
+} from '../../common/ids';
 import {
   acmeCoffee,
   fastTiming,
@@ -198,6 +203,33 @@ describe('the customer workflow decides every race and answers every request', (
       const final = await env.crm.customerResult(externalId);
       expect(final.state).toBe('archived');
       expect(orgsOf(await env.control.state(), externalId).map((o) => o.status)).toEqual(['archived']);
+    });
+  });
+
+  test('item 5: a reactivate that reaches an offboarding which has just closed is refused, and the customer keeps running', async () => {
+    const { externalId } = await env.run(async () => {
+      const customer = await onboarded(env);
+      await env.crm.churnAndWait(customer.externalId, {
+        reason: 'next month',
+        effectiveAt: isoIn(60 * 60 * 1000),
+        eventId: eventId(),
+      });
+      return customer;
+    });
+    await env.temporal.client.workflow
+      .getHandle(offboardingWorkflowId(externalId))
+      .terminate('closed under the signal');
+    const reactivateId = eventId();
+    await env.crm.reactivate(externalId, { reason: 'renewed', eventId: reactivateId });
+    await env.run(async () => {
+      const status = await untilState(env, externalId, 'needs-attention');
+      expect(status.refused.map((r) => r.eventId)).toContain(reactivateId);
+      expect(status.attention).toContain(`${offboardingWorkflowId(externalId)} failed: terminated`);
+      expect(orgsOf(await env.control.state(), externalId).map((o) => o.status)).toEqual(['active']);
+      expect(await workflowStatus(customerWorkflowId(externalId))).toBe('RUNNING');
+      // And it can still be churned.
+      await env.crm.churnAndWait(externalId, { reason: 'gone', eventId: eventId() });
+      expect(await env.crm.customerResult(externalId)).toMatchObject({ state: 'archived' });
     });
   });
 
