@@ -1,3 +1,5 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+
 /** Input refused before anything started; each problem names its field. */
 export class InvalidInputError extends Error {
   override name = 'InvalidInputError';
@@ -24,9 +26,10 @@ export class CustomerArchivedError extends Error {
 /**
  * A waited pause / resume / churn the customer's workflow could not apply: the customer is unknown to
  * Layers, archived (here or outside the orchestrator), or the child that carried it out failed (then
- * the customer shows `needs-attention`). `reason` is the workflow's answer.
+ * the customer shows `needs-attention`). `reason` is the workflow's answer. It is the update's failure,
+ * so code (and the CLI) that handles WorkflowUpdateFailedError keeps working.
  */
-export class LifecycleRequestRefusedError extends Error {
+export class LifecycleRequestRefusedError extends WorkflowUpdateFailedError {
   override name = 'LifecycleRequestRefusedError';
   constructor(
     readonly externalId: string,
@@ -34,11 +37,13 @@ export class LifecycleRequestRefusedError extends Error {
     readonly reason: string,
     /** `CustomerNotFound`, `LifecycleRequestRefused` or `CustomerOnboardingFailed`. */
     readonly failureType: string,
+    cause?: Error,
   ) {
     super(
       reason.startsWith(`${kind} of customer`)
         ? reason
         : `${kind} of customer ${externalId} refused: ${reason}`,
+      cause,
     );
   }
 }

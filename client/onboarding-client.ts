@@ -310,7 +310,7 @@ export class OnboardingClient {
       if (err instanceof WorkflowUpdateFailedError) {
         const cause = err.cause;
         const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : 'Error';
-        throw new LifecycleRequestRefusedError(externalId, kind, cause?.message ?? err.message, type);
+        throw new LifecycleRequestRefusedError(externalId, kind, cause?.message ?? err.message, type, cause);
       }
       throw err;
     }
