@@ -280,6 +280,44 @@ describe('the customer workflow decides every race and answers every request', (
     }
   });
 
+  test('item 4: a churn while attached stops the inherited onboarding at its next safe point and archives what it made', async () => {
+    const externalId = uniqueExternalId('orphan-churn');
+    const before = await env.control.state();
+    await env.control.faults(ALLOCATE_FAILS);
+    try {
+      await env.run(async () => {
+        await env.crm.start(acmeCoffee(externalId), { timing: fastTiming, lifecycle: fastLifecycle });
+        await eventually(
+          async () =>
+            (await env.crm.status(externalId)).steps.find((s) => s.name === 'allocate-credits')?.state ===
+            'running',
+        );
+        await env.crm.customerHandle(externalId).terminate('operator terminated the customer during a wait');
+        await env.crm.start(acmeCoffee(externalId), { timing: fastTiming, lifecycle: fastLifecycle });
+        await eventually(async () =>
+          (await env.crm.customerStatus(externalId)).transitions.some((t) =>
+            t.reason.startsWith('attached to the onboarding'),
+          ),
+        );
+        await env.crm.churn(externalId, { reason: 'gone', eventId: eventId() });
+        await eventually(async () => (await env.crm.customerStatus(externalId)).churnPending);
+        await env.control.clearFaults();
+        const final = await env.crm.customerResult(externalId);
+        expect(final.state).toBe('archived');
+        const after = await env.control.state();
+        expect(orgsOf(after, externalId).map((o) => [o.id, o.status])).toEqual([[final.orgId, 'archived']]);
+        expect(
+          after.apiKeys.filter((k) => k.organizationId === final.orgId && k.status !== 'revoked'),
+        ).toEqual([]);
+        const parent = (state: typeof after) =>
+          state.wallets.find((w) => w.organizationId === state.parentOrganizationId)!.balance;
+        expect(parent(after)).toBe(parent(before));
+      });
+    } finally {
+      await env.control.clearFaults();
+    }
+  });
+
   test('item 10: suspend ids never repeat across continue-as-new, however many pauses', async () => {
     await env.run(async () => {
       const { externalId } = await onboarded(env);
