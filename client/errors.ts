@@ -1,8 +1,14 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+
 /** Input refused before anything started; each problem names its field. */
 export class InvalidInputError extends Error {
   override name = 'InvalidInputError';
   constructor(readonly problems: string[]) {
-    super(problems.length === 1 ? `invalid input: ${problems[0]}` : `invalid input:\n  - ${problems.join('\n  - ')}`);
+    super(
+      problems.length === 1
+        ? `invalid input: ${problems[0]}`
+        : `invalid input:\n  - ${problems.join('\n  - ')}`,
+    );
   }
 }
 
@@ -13,6 +19,31 @@ export class CustomerArchivedError extends Error {
     super(
       `customer ${externalId} was offboarded and its child org archived (workflow customer/${externalId} completed); ` +
         'archival is terminal, so onboard a returning customer under a new externalId',
+    );
+  }
+}
+
+/**
+ * A waited pause / resume / churn the customer's workflow could not apply: the customer is unknown to
+ * Layers, archived (here or outside the orchestrator), or the child that carried it out failed (then
+ * the customer shows `needs-attention`). `reason` is the workflow's answer. It is the update's failure,
+ * so code (and the CLI) that handles WorkflowUpdateFailedError keeps working.
+ */
+export class LifecycleRequestRefusedError extends WorkflowUpdateFailedError {
+  override name = 'LifecycleRequestRefusedError';
+  constructor(
+    readonly externalId: string,
+    readonly kind: string,
+    readonly reason: string,
+    /** `CustomerNotFound`, `LifecycleRequestRefused` or `CustomerOnboardingFailed`. */
+    readonly failureType: string,
+    cause?: Error,
+  ) {
+    super(
+      reason.startsWith(`${kind} of customer`)
+        ? reason
+        : `${kind} of customer ${externalId} refused: ${reason}`,
+      cause,
     );
   }
 }

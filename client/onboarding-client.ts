@@ -4,8 +4,10 @@ import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFromEnv } from '../common/codec/data-converter';
 import { loadTemporalConfig, temporalConnectionOptions, type TemporalConfig } from '../common/connection';
@@ -19,16 +21,36 @@ import {
   type PauseRequest,
   type ResumeRequest,
 } from '../common/lifecycle-input';
-import { churnSignal, churnUpdate, customerStatusQuery, LIFECYCLE_STATES, pauseSignal, pauseUpdate, reactivateSignal, resumeSignal, resumeUpdate, type CustomerStatus, type CustomerWorkflowInput, type CustomerWorkflowTiming, type LifecycleState, type ReactivateRequest } from '../common/lifecycle-messages';
+import {
+  churnSignal,
+  churnUpdate,
+  customerStatusQuery,
+  LIFECYCLE_STATES,
+  pauseSignal,
+  pauseUpdate,
+  reactivateSignal,
+  resumeSignal,
+  resumeUpdate,
+  type CustomerStatus,
+  type CustomerWorkflowInput,
+  type CustomerWorkflowTiming,
+  type LifecycleState,
+  type ReactivateRequest,
+} from '../common/lifecycle-messages';
 import {
   onboardingStatusQuery,
   parentFundedSignal,
   type OnboardingResult,
   type OnboardingStatus,
 } from '../common/onboarding-messages';
-import { describeIssues, externalIdSchema, parseOnboardingInput, type OnboardingRequest } from '../common/onboarding-input';
+import {
+  describeIssues,
+  externalIdSchema,
+  parseOnboardingInput,
+  type OnboardingRequest,
+} from '../common/onboarding-input';
 import { LayersCustomerId } from '../common/search-attributes';
-import { CustomerArchivedError, InvalidInputError } from './errors';
+import { CustomerArchivedError, InvalidInputError, LifecycleRequestRefusedError } from './errors';
 import { checkFreeText, checkFreeTextDeep, findKeyMaterial } from '../common/key-material';
 import { checkWebhookUrl } from '../common/webhook-url';
 import { customerWorkflowId, onboardingWorkflowId } from '../common/ids';
@@ -61,7 +83,10 @@ export class OnboardingClient {
     dataConverter: DataConverter | undefined = dataConverterFromEnv(),
   ): Promise<OnboardingClient> {
     const connection = await Connection.connect(temporalConnectionOptions(config));
-    return new OnboardingClient(new Client({ connection, namespace: config.namespace, dataConverter }), config.taskQueue);
+    return new OnboardingClient(
+      new Client({ connection, namespace: config.namespace, dataConverter }),
+      config.taskQueue,
+    );
   }
 
   async close(): Promise<void> {
@@ -80,7 +105,9 @@ export class OnboardingClient {
     if (!parsed.ok) throw new InvalidInputError(parsed.errors);
     const secrets = findKeyMaterial(request);
     if (secrets.length) {
-      throw new InvalidInputError(secrets.map((field) => `${field}: looks like a Layers secret; secrets never go into workflow input`));
+      throw new InvalidInputError(
+        secrets.map((field) => `${field}: looks like a Layers secret; secrets never go into workflow input`),
+      );
     }
     // A customer's own URL becomes a child-scoped endpoint: no private, loopback or credentialed targets.
     const urlError = parsed.value.firehose ? checkWebhookUrl(parsed.value.firehose.url, 'firehose.url') : undefined;
@@ -89,36 +116,55 @@ export class OnboardingClient {
     const externalId = input.customer.externalId;
     const workflowId = customerWorkflowId(externalId);
     // A re-run after a failed run may find the org that run created: tell the create step to look first.
-    const previous = await this.latestRunStatus(workflowId);
-    const reconcile = previous !== undefined && ['FAILED', 'TERMINATED', 'CANCELLED', 'TIMED_OUT'].includes(previous);
+    const { status: previous, identity } = await this.latestRun(workflowId);
+    const reconcile =
+      previous !== undefined && ['FAILED', 'TERMINATED', 'CANCELLED', 'TIMED_OUT'].includes(previous);
     const { lifecycle, ...onboardingOptions } = options;
     if (previous === 'COMPLETED') throw new CustomerArchivedError(externalId);
-    const handle = await this.client.workflow.start(customerLifecycle, {
-      workflowId,
-      taskQueue: this.taskQueue,
-      args: [{ externalId, onboarding: { request: input, options: { ...onboardingOptions, reconcile } }, timing: lifecycle }],
-      // Running: attach to it (no second org). Archived: refuse (archival is terminal; a customer that
-      // comes back gets a new externalId). Failed, cancelled or terminated: a new run may continue it.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      typedSearchAttributes: [{ key: LayersCustomerId, value: externalId }],
-      staticSummary: `Customer ${input.customer.name} (${externalId})`,
-      staticDetails: `Lifecycle of CRM customer \`${externalId}\`: onboarding with ${input.credits} credits${
-        input.creditConfig ? ', cap and auto-refill' : ''
-      }${input.firehose ? ', firehose' : ''}${input.project ? ', first project' : ''}; then pause, resume and churn from the CRM.`,
-    }).catch((err: unknown) => {
-      // Completed between the describe above and the start: the reuse policy refused it.
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CustomerArchivedError(externalId);
-      throw err;
-    });
+    const handle = await this.client.workflow
+      .start(customerLifecycle, {
+        workflowId,
+        taskQueue: this.taskQueue,
+        // What identifies this customer's onboarding (kept by its earlier run) outlives that run.
+        args: [
+          {
+            externalId,
+            onboarding: { request: input, options: { ...identity, ...onboardingOptions, reconcile } },
+            timing: lifecycle,
+          },
+        ],
+        // Running: attach to it (no second org). Archived: refuse (archival is terminal; a customer that
+        // comes back gets a new externalId). Failed, cancelled or terminated: a new run may continue it.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+        typedSearchAttributes: [{ key: LayersCustomerId, value: externalId }],
+        staticSummary: `Customer ${input.customer.name} (${externalId})`,
+        staticDetails: `Lifecycle of CRM customer \`${externalId}\`: onboarding with ${input.credits} credits${
+          input.creditConfig ? ', cap and auto-refill' : ''
+        }${input.firehose ? ', firehose' : ''}${input.project ? ', first project' : ''}; then pause, resume and churn from the CRM.`,
+      })
+      .catch((err: unknown) => {
+        // Completed between the describe above and the start: the reuse policy refused it.
+        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CustomerArchivedError(externalId);
+        throw err;
+      });
     return { externalId, workflowId, runId: handle.firstExecutionRunId, started: previous !== 'RUNNING' };
   }
 
-  private async latestRunStatus(workflowId: string): Promise<string | undefined> {
+  private async latestRun(
+    workflowId: string,
+  ): Promise<{ status?: string; identity?: Record<string, unknown> }> {
     try {
-      return (await this.client.workflow.getHandle(workflowId).describe()).status.name;
+      const described = await this.client.workflow.getHandle(workflowId).describe();
+      const identity = described.memo?.onboardingIdentity;
+      return {
+        status: described.status.name,
+        ...(identity && typeof identity === 'object'
+          ? { identity: identity as Record<string, unknown> }
+          : {}),
+      };
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
+      if (err instanceof WorkflowNotFoundError) return {};
       throw err;
     }
   }
@@ -131,11 +177,15 @@ export class OnboardingClient {
 
   /** The onboarding execution (a child of the customer workflow, started moments after it). */
   handle(externalId: string): WorkflowHandle<typeof onboardCustomer> {
-    return this.client.workflow.getHandle<typeof onboardCustomer>(onboardingWorkflowId(this.checkedExternalId(externalId)));
+    return this.client.workflow.getHandle<typeof onboardCustomer>(
+      onboardingWorkflowId(this.checkedExternalId(externalId)),
+    );
   }
 
   customerHandle(externalId: string): WorkflowHandle<typeof customerLifecycle> {
-    return this.client.workflow.getHandle<typeof customerLifecycle>(customerWorkflowId(this.checkedExternalId(externalId)));
+    return this.client.workflow.getHandle<typeof customerLifecycle>(
+      customerWorkflowId(this.checkedExternalId(externalId)),
+    );
   }
 
   /**
@@ -144,7 +194,10 @@ export class OnboardingClient {
    * workflow existed): the run is chosen by its parent, never by recency alone. Waits (bounded) for the
    * child to appear, since the customer workflow starts it in its first task.
    */
-  private async onboardingHandle(externalId: string, waitMs = 15_000): Promise<WorkflowHandle<typeof onboardCustomer>> {
+  private async onboardingHandle(
+    externalId: string,
+    waitMs = 15_000,
+  ): Promise<WorkflowHandle<typeof onboardCustomer>> {
     const workflowId = onboardingWorkflowId(this.checkedExternalId(externalId));
     const customer = await this.customerHandle(externalId)
       .describe()
@@ -162,7 +215,12 @@ export class OnboardingClient {
           throw err;
         });
       // No customer workflow at all: a top-level onboarding (started before the customer workflow existed).
-      if (latest && (!customer || latest.parentExecution?.runId === chainFirstRunId)) {
+      // A running one is the customer's in any case: only one runs per id, and a customer run whose
+      // predecessor left it running attaches to it.
+      if (
+        latest &&
+        (!customer || latest.parentExecution?.runId === chainFirstRunId || latest.status.name === 'RUNNING')
+      ) {
         return this.client.workflow.getHandle<typeof onboardCustomer>(workflowId, latest.runId);
       }
       if (Date.now() > deadline) {
@@ -225,7 +283,11 @@ export class OnboardingClient {
   }
 
   /** Signal-with-start: reaches the customer's workflow whether or not it is running. */
-  private async send<K extends LifecycleRequestKind>(kind: K, externalId: string, request: LifecycleRequests[K]): Promise<void> {
+  private async send<K extends LifecycleRequestKind>(
+    kind: K,
+    externalId: string,
+    request: LifecycleRequests[K],
+  ): Promise<void> {
     const signal = { pause: pauseSignal, resume: resumeSignal, churn: churnSignal }[kind];
     await this.client.workflow.signalWithStart(customerLifecycle, {
       ...this.startOperation(externalId),
@@ -235,12 +297,29 @@ export class OnboardingClient {
   }
 
   /** Update-with-start: applies the request and answers with the customer's state afterwards. */
-  private async apply<K extends LifecycleRequestKind>(kind: K, externalId: string, request: LifecycleRequests[K]): Promise<CustomerStatus> {
+  private async apply<K extends LifecycleRequestKind>(
+    kind: K,
+    externalId: string,
+    request: LifecycleRequests[K],
+  ): Promise<CustomerStatus> {
     const update = { pause: pauseUpdate, resume: resumeUpdate, churn: churnUpdate }[kind];
-    return this.client.workflow.executeUpdateWithStart(update as typeof pauseUpdate, {
-      args: [request as PauseRequest],
-      startWorkflowOperation: new WithStartWorkflowOperation(customerLifecycle, this.startOperation(externalId)),
-    });
+    try {
+      return await this.client.workflow.executeUpdateWithStart(update as typeof pauseUpdate, {
+        args: [request as PauseRequest],
+        startWorkflowOperation: new WithStartWorkflowOperation(
+          customerLifecycle,
+          this.startOperation(externalId),
+        ),
+      });
+    } catch (err) {
+      // The workflow's answer (a refusal, or a validator's rejection): one readable error.
+      if (err instanceof WorkflowUpdateFailedError) {
+        const cause = err.cause;
+        const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : 'Error';
+        throw new LifecycleRequestRefusedError(externalId, kind, cause?.message ?? err.message, type, cause);
+      }
+      throw err;
+    }
   }
 
   async pause(externalId: string, request: PauseRequest): Promise<void> {
@@ -281,7 +360,9 @@ export class OnboardingClient {
   }
 
   /** Customers by lifecycle state, from Temporal's visibility store (search attributes). */
-  async list(filter: { state?: LifecycleState } = {}): Promise<Array<{ externalId: string; state?: string; orgId?: string; workflowStatus: string }>> {
+  async list(
+    filter: { state?: LifecycleState } = {},
+  ): Promise<Array<{ externalId: string; state?: string; orgId?: string; workflowStatus: string }>> {
     const clauses = [`WorkflowType = 'customerLifecycle'`];
     if (filter.state !== undefined && !(LIFECYCLE_STATES as readonly string[]).includes(filter.state)) {
       throw new InvalidInputError([`state: must be one of ${LIFECYCLE_STATES.join(', ')}`]);

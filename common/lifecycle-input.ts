@@ -74,7 +74,11 @@ export interface LifecycleRequests {
   churn: ChurnRequest;
 }
 
-const SCHEMAS = { pause: pauseRequestSchema, resume: resumeRequestSchema, churn: churnRequestSchema } as const;
+const SCHEMAS = {
+  pause: pauseRequestSchema,
+  resume: resumeRequestSchema,
+  churn: churnRequestSchema,
+} as const;
 const SCHEDULED_FIELD = { pause: 'until', resume: undefined, churn: 'effectiveAt' } as const;
 
 /**
@@ -97,7 +101,86 @@ export function parseLifecycleRequest<K extends LifecycleRequestKind>(
     const at = Date.parse(when);
     if (!Number.isFinite(at)) return { ok: false, errors: [`${field}: ${DATE_TIME_HINT}`] };
     if (at <= nowMs) return { ok: false, errors: [`${field}: must be in the future (got ${when})`] };
-    if (at - nowMs > MAX_SCHEDULE_AHEAD_MS) return { ok: false, errors: [`${field}: must be at most 5 years ahead (got ${when})`] };
+    if (at - nowMs > MAX_SCHEDULE_AHEAD_MS)
+      return { ok: false, errors: [`${field}: must be at most 5 years ahead (got ${when})`] };
   }
   return { ok: true, value: result.data as LifecycleRequests[K] };
+}
+
+// --- the workflow's own check: replay-safe by construction ------------------------------------------
+//
+// A decision made in workflow code is re-made on every replay, so it must not change under a replay: a
+// zod release (or a Node/ICU update, for anything using Intl) could accept on replay a signal refused
+// when it arrived, and the workflow would then issue commands its history never had. Updates are
+// checked by zod in their validator, which Temporal runs only when the update arrives and never on
+// replay (an accepted update is recorded as accepted). Signals have no validator, so the workflow checks
+// them with the plain code below: no library, no Intl, only ECMAScript-specified parsing of the one ISO
+// format it accepts. Changing these rules is a workflow change like any other (behind `patched()`).
+
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+const FIELDS = {
+  pause: ['reason', 'until', 'eventId'],
+  resume: ['reason', 'eventId'],
+  churn: ['reason', 'effectiveAt', 'drain', 'eventId'],
+  reactivate: ['reason', 'eventId'],
+} as const;
+
+/**
+ * The same rules as the zod schemas plus `parseLifecycleRequest`, in plain code (see above). Returns the
+ * normalised request (reason trimmed) or the problems, each naming its field.
+ */
+export function checkLifecycleRequest<K extends LifecycleRequestKind | 'reactivate'>(
+  kind: K,
+  value: unknown,
+  nowMs: number,
+): ParseResult<K extends LifecycleRequestKind ? LifecycleRequests[K] : ReactivateRequest> {
+  const fields = FIELDS[kind] as readonly string[] | undefined;
+  if (!fields)
+    return {
+      ok: false,
+      errors: [`(kind): must be one of ${[...LIFECYCLE_REQUEST_KINDS, 'reactivate'].join(', ')}`],
+    };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, errors: ['(root): must be an object'] };
+  const input = value as Record<string, unknown>;
+  const errors: string[] = [];
+  for (const key of Object.keys(input))
+    if (!fields.includes(key)) errors.push(`${key}: is not a known field`);
+  const out: Record<string, unknown> = {};
+
+  const reason = input.reason;
+  if (typeof reason !== 'string') errors.push('reason: must be a string');
+  else if (reason.trim().length === 0) errors.push('reason: must not be empty');
+  else if (reason.trim().length > 500) errors.push('reason: must be at most 500 characters');
+  else out.reason = reason.trim();
+
+  const eventId = input.eventId;
+  if (typeof eventId !== 'string') errors.push('eventId: must be a string');
+  else if (eventId.length === 0) errors.push('eventId: must not be empty');
+  else if (eventId.length > 200) errors.push('eventId: must be at most 200 characters');
+  else if (CONTROL_CHARS.test(eventId)) errors.push('eventId: must not contain control characters');
+  else out.eventId = eventId;
+
+  for (const field of ['until', 'effectiveAt'] as const) {
+    if (!fields.includes(field) || input[field] === undefined) continue;
+    const when = input[field];
+    const at = typeof when === 'string' && ISO_WITH_OFFSET.test(when) ? Date.parse(when) : NaN;
+    if (!Number.isFinite(at)) errors.push(`${field}: ${DATE_TIME_HINT}`);
+    else if (at <= nowMs) errors.push(`${field}: must be in the future (got ${when as string})`);
+    else if (at - nowMs > MAX_SCHEDULE_AHEAD_MS)
+      errors.push(`${field}: must be at most 5 years ahead (got ${when as string})`);
+    else out[field] = when;
+  }
+  if (fields.includes('drain') && input.drain !== undefined) {
+    if (typeof input.drain !== 'boolean') errors.push('drain: must be true or false');
+    else out.drain = input.drain;
+  }
+  if (errors.length) return { ok: false, errors };
+  return {
+    ok: true,
+    value: out as K extends LifecycleRequestKind ? LifecycleRequests[K] : ReactivateRequest,
+  };
 }

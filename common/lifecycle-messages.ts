@@ -3,7 +3,20 @@ import type { ChurnRequest, PauseRequest, ReactivateRequest, ResumeRequest } fro
 import type { OnboardingOptions } from './onboarding-messages';
 import type { OnboardingRequest } from './onboarding-input';
 
-export const LIFECYCLE_STATES = ['onboarding', 'active', 'suspended', 'offboarding', 'archived', 'failed'] as const;
+/**
+ * `needs-attention`: a child workflow failed (a Layers error such as a 409 on an org archived outside the
+ * orchestrator, a 401/403/404, or the child was terminated); `error` says what, and the next pause, resume
+ * or churn that succeeds clears it.
+ */
+export const LIFECYCLE_STATES = [
+  'onboarding',
+  'active',
+  'suspended',
+  'offboarding',
+  'archived',
+  'failed',
+  'needs-attention',
+] as const;
 export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
 
 export interface Transition {
@@ -36,6 +49,8 @@ export interface CustomerStatus {
   refused: Array<{ at: string; kind: string; eventId?: string; why: string }>;
   offboarding?: OffboardingResult;
   error?: string;
+  /** Why the customer is in `needs-attention` (the failed child and the Layers error). */
+  attention?: string;
 }
 
 export type { ReactivateRequest } from './lifecycle-input';
@@ -60,7 +75,17 @@ export interface CustomerWorkflowInput {
 export interface CarriedCustomerState {
   status: CustomerStatus;
   seenEventIds: string[];
+  /** How many `suspend/<id>/<n>` ids were used (absent in runs from before it was carried). */
+  suspensions?: number;
+  /**
+   * Opaque onboarding identity the customer keeps across runs and continue-as-new and hands to every
+   * onboarding child it starts (e.g. when its idempotency keys were first issued); see OnboardingOptions.
+   */
+  onboardingIdentity?: Record<string, unknown>;
 }
+
+/** The failure type of a waited request (update) the customer workflow could not apply; its message says why. */
+export const LIFECYCLE_REQUEST_REFUSED = 'LifecycleRequestRefused';
 
 export const customerStatusQuery = defineQuery<CustomerStatus>('status');
 

@@ -1,85 +1,201 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
   ParentClosePolicy,
+  TemporalFailure,
+  TerminatedFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
+  patched,
+  proxyActivities,
   setCurrentDetails,
   setHandler,
   startChild,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
+  type ActivityOptions,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
+import type { Activities } from '../activities';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
-import { parseLifecycleRequest, reactivateRequestSchema, type ChurnRequest, type LifecycleRequestKind, type PauseRequest, type ResumeRequest } from '../common/lifecycle-input';
-import { churnSignal, churnUpdate, customerStatusQuery, pauseSignal, pauseUpdate, reactivateSignal, resumeSignal, resumeUpdate, type CustomerStatus, type CustomerWorkflowInput, type LifecycleState } from '../common/lifecycle-messages';
+import {
+  checkLifecycleRequest,
+  parseLifecycleRequest,
+  type ChurnRequest,
+  type LifecycleRequestKind,
+  type PauseRequest,
+  type ResumeRequest,
+} from '../common/lifecycle-input';
+import {
+  LIFECYCLE_REQUEST_REFUSED,
+  churnSignal,
+  churnUpdate,
+  customerStatusQuery,
+  pauseSignal,
+  pauseUpdate,
+  reactivateSignal,
+  resumeSignal,
+  resumeUpdate,
+  type CustomerStatus,
+  type CustomerWorkflowInput,
+  type LifecycleState,
+} from '../common/lifecycle-messages';
 import { offboardCustomer, type OffboardingOutcome } from './offboarding';
 import { onboardCustomer } from './onboarding';
-import { describeIssues } from '../common/onboarding-input';
-import type { OnboardingResult } from '../common/onboarding-messages';
+import type { OnboardingOptions, OnboardingResult } from '../common/onboarding-messages';
+import type { OnboardingRequest } from '../common/onboarding-input';
 import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
 import { WorkflowFailureType } from '../common/failure-types';
 import { suspendCustomer, type SuspendResult } from './suspend';
-import { onboardingWorkflowId } from '../common/ids';
-import { endSuspensionSignal, orgCreatedSignal, orgSuspendedSignal, stopOnboardingSignal } from './internal-messages';
-import { offboardingWorkflowId, suspendWorkflowId } from '../common/ids';
+import { offboardingWorkflowId, onboardingWorkflowId, suspendWorkflowId } from '../common/ids';
+import {
+  endSuspensionSignal,
+  orgCreatedSignal,
+  orgSuspendedSignal,
+  rescheduleOffboardingSignal,
+  stopOnboardingSignal,
+} from './internal-messages';
 
 const MAX_TRANSITIONS = 20;
 const MAX_SEEN_EVENT_IDS = 500;
+/** New runs look for an onboarding left running by a terminated earlier run before starting their own. */
+const ATTACH_RUNNING_ONBOARDING = 'customer-attach-running-onboarding';
+const LOOKUP_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+};
 
-type Op =
-  | { kind: 'pause'; request: PauseRequest; done?: boolean }
-  | { kind: 'resume'; request: ResumeRequest; done?: boolean }
-  | { kind: 'churn'; request: ChurnRequest; done?: boolean };
+type Op = (
+  | { kind: 'pause'; request: PauseRequest }
+  | { kind: 'resume'; request: ResumeRequest }
+  | { kind: 'churn'; request: ChurnRequest }
+) & {
+  done?: boolean;
+  /** Set when the request could not be applied: a waiting update answers with it as an error. */
+  refusal?: string;
+};
+
+/** The onboarding this customer waits for: its own child, or one a terminated earlier run left running. */
+interface OnboardingInFlight {
+  done: boolean;
+  result?: OnboardingResult;
+  error?: unknown;
+  stop(reason: string): Promise<void>;
+}
+
+interface SuspensionInFlight {
+  workflowId: string;
+  handle: ChildWorkflowHandle<typeof suspendCustomer>;
+  confirmed: boolean;
+  result?: SuspendResult;
+  error?: unknown;
+}
+
+interface OffboardingInFlight {
+  handle: ChildWorkflowHandle<typeof offboardCustomer>;
+  result?: OffboardingOutcome;
+  error?: unknown;
+}
+
+/** The options that say which onboarding this is (not how to run it): carried across runs and continue-as-new. */
+type OnboardingIdentity = Omit<OnboardingOptions, 'reconcile' | 'timing'> & Record<string, unknown>;
+
+function identityOf(options: OnboardingOptions | undefined): OnboardingIdentity | undefined {
+  if (!options) return undefined;
+  const { reconcile: _reconcile, timing: _timing, ...identity } = options;
+  return Object.keys(identity).length ? (identity as OnboardingIdentity) : undefined;
+}
+
+/** "Type: message" of the innermost failure (the Layers error under child and activity wrappers). */
+function describeFailure(err: unknown): string {
+  let inner: unknown = err;
+  while ((inner instanceof ChildWorkflowFailure || inner instanceof ActivityFailure) && inner.cause)
+    inner = inner.cause;
+  if (inner instanceof TerminatedFailure) return 'terminated';
+  if (inner instanceof ApplicationFailure) return `${inner.type ?? 'Error'}: ${inner.message}`;
+  if (inner instanceof TemporalFailure) return inner.message;
+  return inner instanceof Error ? inner.message : String(inner);
+}
 
 /**
- * One long-lived workflow per customer (`customer/<externalId>`) owns its state machine:
- * onboarding → active ⇄ suspended → offboarding → archived (or failed). CRM requests queue up and are
- * applied one at a time, in arrival order; onboarding, each suspension and the offboarding run as
- * child workflows so each shows as its own execution.
+ * The customer's state and every transition of it. Each CRM request, child result and child failure is
+ * one method that ends in a state and, for a request, an answer (nothing, or a refusal); the workflow
+ * function below only wires messages to it and runs the loop (the shape of Temporal's
+ * safe-message-handlers sample). Requests are applied one at a time in arrival order, so the races
+ * between them and the children are all decided here.
  */
-export async function customerLifecycle(input: CustomerWorkflowInput): Promise<CustomerStatus> {
-  const { externalId, timing } = input;
-  const backoffMs = timing?.killSwitchBackoffMs;
-  const status: CustomerStatus = input.carried?.status ?? {
-    externalId,
-    state: input.onboarding ? 'onboarding' : 'active',
-    orgSuspended: false,
-    churnPending: false,
-    transitions: [],
-    refused: [],
-  };
-  const seenEventIds = new Set(input.carried?.seenEventIds ?? []);
-  const queue: Op[] = [];
+class CustomerLifecycle {
+  readonly externalId: string;
+  readonly status: CustomerStatus;
+  readonly seenEventIds: Set<string>;
+  readonly queue: Op[] = [];
+  private suspensions: number;
+  private identity: OnboardingIdentity | undefined;
+  onboarding: OnboardingInFlight | undefined;
+  onboardingSettled = true;
+  suspension: SuspensionInFlight | undefined;
+  offboarding: OffboardingInFlight | undefined;
+  pendingPause: PauseRequest | undefined;
+  pendingChurn: ChurnRequest | undefined;
+  private stateBeforeOffboarding: LifecycleState = 'active';
+  /** Set once the workflow is ending: later requests are refused at once with this. */
+  closing: { why: string; type: string } | undefined;
+  private readonly activities = layersActivities();
+  /** Look-ups in Temporal itself (not Layers): on the workflow's own task queue. */
+  private readonly temporalLookups = proxyActivities<Activities>(LOOKUP_OPTIONS);
 
-  // Children and what they reported.
-  let onboarding: { done: boolean; result?: OnboardingResult; error?: unknown } | undefined;
-  let suspension: { handle: ChildWorkflowHandle<typeof suspendCustomer>; confirmed: boolean; result?: SuspendResult } | undefined;
-  let offboarding: { handle: ChildWorkflowHandle<typeof offboardCustomer>; result?: OffboardingOutcome; error?: unknown } | undefined;
-  let pendingPause: PauseRequest | undefined;
-  let pendingChurn: ChurnRequest | undefined;
-  let suspensions = status.transitions.filter((t) => t.to === 'suspended').length;
-  let stateBeforeOffboarding = 'active' as LifecycleState;
+  constructor(readonly input: CustomerWorkflowInput) {
+    this.externalId = input.externalId;
+    this.status = input.carried?.status ?? {
+      externalId: input.externalId,
+      state: input.onboarding ? 'onboarding' : 'active',
+      orgSuspended: false,
+      churnPending: false,
+      transitions: [],
+      refused: [],
+    };
+    this.seenEventIds = new Set(input.carried?.seenEventIds ?? []);
+    // Runs from before the counter was carried rebuild it from the (bounded) transition list.
+    this.suspensions =
+      input.carried?.suspensions ?? this.status.transitions.filter((t) => t.to === 'suspended').length;
+    this.identity = input.carried?.onboardingIdentity ?? identityOf(input.onboarding?.options);
+  }
 
-  const now = () => new Date().toISOString();
-  const computeState = (): LifecycleState => {
+  // --- state and its publication ------------------------------------------------------------------
+
+  private now = () => new Date().toISOString();
+
+  private computeState(): LifecycleState {
+    const { status, onboarding, offboarding } = this;
     if (status.offboarding) return 'archived';
     if (offboarding && !offboarding.result) return 'offboarding';
     if (onboarding && !onboarding.done) return 'onboarding';
     if (onboarding?.error && !status.orgId) return 'failed';
-    if (onboarding?.error && !pendingChurn) return 'failed';
+    if (onboarding?.error && !this.pendingChurn) return 'failed';
+    if (status.attention) return 'needs-attention';
     return status.orgSuspended ? 'suspended' : 'active';
-  };
-  const publish = (reason: string, eventId?: string) => {
-    const next = computeState();
+  }
+
+  publish(reason: string, eventId?: string): void {
+    const { status, externalId } = this;
+    const next = this.computeState();
     if (next !== status.state || status.transitions.length === 0) {
-      status.transitions.push({ at: now(), from: status.transitions.length ? status.state : 'new', to: next, reason, ...(eventId ? { eventId } : {}) });
-      if (status.transitions.length > MAX_TRANSITIONS) status.transitions.splice(0, status.transitions.length - MAX_TRANSITIONS);
+      status.transitions.push({
+        at: this.now(),
+        from: status.transitions.length ? status.state : 'new',
+        to: next,
+        reason,
+        ...(eventId ? { eventId } : {}),
+      });
+      if (status.transitions.length > MAX_TRANSITIONS)
+        status.transitions.splice(0, status.transitions.length - MAX_TRANSITIONS);
       status.state = next;
     }
-    status.churnPending = pendingChurn !== undefined;
+    status.churnPending = this.pendingChurn !== undefined;
     upsertSearchAttributes([
       { key: LayersCustomerId, value: externalId },
       { key: LayersLifecycleState, value: status.state },
@@ -91,124 +207,321 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
       .join('\n');
     setCurrentDetails(
       `### Customer \`${externalId}\` — **${status.state}**${status.orgId ? ` · \`${status.orgId}\`` : ''}\n\n` +
+        `${status.attention ? `**Needs attention:** ${status.attention}\n\n` : ''}` +
         `${status.pausedUntil ? `Paused until ${status.pausedUntil}. ` : ''}${status.offboardingAt ? `Offboarding at ${status.offboardingAt}. ` : ''}` +
         `${status.churnPending ? 'Churn waiting for onboarding to reach a safe point.' : ''}\n\n| at | transition | why |\n|---|---|---|\n${rows}\n`,
     );
-  };
-  const refuse = (kind: string, why: string, eventId?: string) => {
-    status.refused.push({ at: now(), kind, why, ...(eventId ? { eventId } : {}) });
-    if (status.refused.length > MAX_TRANSITIONS) status.refused.shift();
-  };
-
-  /** Validates and de-duplicates a CRM request; returns the op to queue, or undefined. */
-  function accept<K extends LifecycleRequestKind>(kind: K, raw: unknown): Op | undefined {
-    const parsed = parseLifecycleRequest(kind, raw, Date.now());
-    if (!parsed.ok) {
-      refuse(kind, parsed.errors.join('; '), (raw as { eventId?: string } | null)?.eventId);
-      return undefined;
-    }
-    const eventId = parsed.value.eventId;
-    if (seenEventIds.has(eventId)) return undefined;
-    seenEventIds.add(eventId);
-    if (seenEventIds.size > MAX_SEEN_EVENT_IDS) seenEventIds.delete(seenEventIds.values().next().value as string);
-    return { kind, request: parsed.value } as Op;
   }
 
-  const validator = (kind: LifecycleRequestKind) => (raw: unknown) => {
+  /** Records a refusal and returns it (a waiting update answers with it). */
+  refuse(kind: string, why: string, eventId?: string): string {
+    this.status.refused.push({ at: this.now(), kind, why, ...(eventId ? { eventId } : {}) });
+    if (this.status.refused.length > MAX_TRANSITIONS) this.status.refused.shift();
+    return why;
+  }
+
+  private clearAttention(): void {
+    this.status.attention = undefined;
+  }
+
+  // --- incoming requests ----------------------------------------------------------------------------
+
+  /**
+   * Checks and de-duplicates a CRM request: the op to queue, a refusal, or nothing (a repeat). The check
+   * is the plain-code one (see checkLifecycleRequest): a replay re-decides it identically.
+   */
+  accept(kind: LifecycleRequestKind, raw: unknown): { op?: Op; refusal?: string } {
+    const eventId = (raw as { eventId?: string } | null)?.eventId;
+    if (this.closing) return { refusal: this.refuse(kind, this.closing.why, eventId) };
+    const checked = checkLifecycleRequest(kind, raw, Date.now());
+    if (!checked.ok) return { refusal: this.refuse(kind, checked.errors.join('; '), eventId) };
+    const request = checked.value;
+    if (this.seenEventIds.has(request.eventId)) return {};
+    this.seenEventIds.add(request.eventId);
+    if (this.seenEventIds.size > MAX_SEEN_EVENT_IDS)
+      this.seenEventIds.delete(this.seenEventIds.values().next().value as string);
+    return { op: { kind, request } as Op };
+  }
+
+  /** Update validators run when the update arrives and never on replay, so zod may decide here. */
+  validate(kind: LifecycleRequestKind, raw: unknown): void {
+    if (this.closing) throw new Error(this.closing.why);
     const parsed = parseLifecycleRequest(kind, raw, Date.now());
     if (!parsed.ok) throw new Error(`invalid ${kind} request: ${parsed.errors.join('; ')}`);
-  };
-
-  for (const [signal, update, kind] of [
-    [pauseSignal, pauseUpdate, 'pause'],
-    [resumeSignal, resumeUpdate, 'resume'],
-    [churnSignal, churnUpdate, 'churn'],
-  ] as const) {
-    setHandler(signal, (raw: unknown) => {
-      const op = accept(kind, raw);
-      if (op) queue.push(op);
-    });
-    setHandler(
-      update,
-      async (raw: unknown) => {
-        const op = accept(kind, raw);
-        if (op) {
-          queue.push(op);
-          await condition(() => op.done === true);
-        }
-        return status;
-      },
-      { validator: validator(kind) },
-    );
   }
-  setHandler(reactivateSignal, async (raw: unknown) => {
-    const parsed = reactivateRequestSchema.safeParse(raw);
+
+  signalled(kind: LifecycleRequestKind, raw: unknown): void {
+    const { op } = this.accept(kind, raw);
+    if (op) this.queue.push(op);
+  }
+
+  /** A waited request: the status once it was applied, or its refusal as the update's failure. */
+  async requested(kind: LifecycleRequestKind, raw: unknown): Promise<CustomerStatus> {
+    const { op, refusal } = this.accept(kind, raw);
+    let answer = refusal;
+    if (op) {
+      this.queue.push(op);
+      await condition(() => op.done === true);
+      answer = op.refusal;
+    }
+    if (answer !== undefined) {
+      throw ApplicationFailure.create({
+        type: this.closing?.type ?? LIFECYCLE_REQUEST_REFUSED,
+        nonRetryable: true,
+        message: `${kind} of customer ${this.externalId} refused: ${answer}`,
+        details: [{ state: this.status.state, orgId: this.status.orgId ?? null }],
+      });
+    }
+    return this.status;
+  }
+
+  async reactivate(raw: unknown): Promise<void> {
     const eventId = (raw as { eventId?: string } | null)?.eventId;
-    if (!parsed.success) return refuse('reactivate', describeIssues(parsed.error).join('; '), eventId);
-    if (seenEventIds.has(parsed.data.eventId)) return;
-    seenEventIds.add(parsed.data.eventId);
-    if (offboarding && !offboarding.result) await offboarding.handle.signal(reactivateSignal, parsed.data);
-    else refuse('reactivate', 'no scheduled offboarding to cancel', eventId);
-  });
-  setHandler(orgCreatedSignal, ({ orgId }) => {
-    status.orgId = orgId;
-    publish('child org created');
-  });
-  setHandler(orgSuspendedSignal, () => {
-    if (suspension) suspension.confirmed = true;
-  });
-  setHandler(customerStatusQuery, () => status);
+    const checked = checkLifecycleRequest('reactivate', raw, Date.now());
+    if (!checked.ok) return void this.refuse('reactivate', checked.errors.join('; '), eventId);
+    if (this.seenEventIds.has(checked.value.eventId)) return;
+    this.seenEventIds.add(checked.value.eventId);
+    const offboarding = this.offboarding;
+    if (offboarding && !offboarding.result && !offboarding.error) {
+      // The offboarding may finish between this decision and the signal: then there is nothing to cancel.
+      if (!(await this.signalSafely(() => offboarding.handle.signal(reactivateSignal, checked.value)))) {
+        this.refuse('reactivate', 'the offboarding had already finished', eventId);
+      }
+    } else this.refuse('reactivate', 'no scheduled offboarding to cancel', eventId);
+  }
 
-  const { reads, read, writes, write } = layersActivities();
+  orgCreated({ orgId, identity }: { orgId: string; identity?: Record<string, unknown> }): void {
+    this.status.orgId = orgId;
+    if (identity && !this.identity) {
+      this.identity = identity as OnboardingIdentity;
+      upsertMemo({ onboardingIdentity: identity });
+    }
+    this.publish('child org created');
+  }
 
-  async function startSuspension(request: PauseRequest): Promise<void> {
-    const handle = await startChild(suspendCustomer, {
-      workflowId: suspendWorkflowId(externalId, ++suspensions),
-      args: [{ externalId, orgId: status.orgId!, reason: request.reason, until: request.until, timing }],
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      staticSummary: `Suspend ${externalId}${request.until ? ` until ${request.until}` : ''}`,
-    });
-    const current = { handle, confirmed: false } as NonNullable<typeof suspension>;
-    suspension = current;
-    void handle.result().then((result) => {
+  orgSuspended(): void {
+    if (this.suspension) this.suspension.confirmed = true;
+  }
+
+  /**
+   * A signal to a child can race with the child closing; that failure is harmless (the child's result
+   * or failure arrives through its own promise and is handled there), so it never fails this workflow.
+   */
+  private async signalSafely(send: () => Promise<void>): Promise<boolean> {
+    try {
+      await send();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Applies one queued request; the answer is a refusal or nothing. */
+  async apply(op: Op): Promise<string | undefined> {
+    const { status } = this;
+    const { eventId } = op.request;
+    switch (op.kind) {
+      case 'pause':
+        if (status.state === 'offboarding' || status.state === 'archived' || status.state === 'failed') {
+          return this.refuse('pause', `customer is ${status.state}`, eventId);
+        } else if (this.suspension || status.orgSuspended) {
+          // Idempotent by state: already paused.
+        } else if (status.orgId) {
+          return this.startSuspension(op.request);
+        } else {
+          this.pendingPause = op.request; // applied the moment onboarding creates the org
+        }
+        return undefined;
+      case 'resume':
+        if (this.pendingPause) this.pendingPause = undefined;
+        if (this.suspension) return this.endSuspension(true, op.request.reason, eventId);
+        if (
+          status.orgSuspended &&
+          status.orgId &&
+          (status.state === 'active' || status.state === 'suspended' || status.state === 'needs-attention')
+        ) {
+          // Suspended outside a suspend child (an adopted customer, or one whose suspend child failed).
+          return this.resumeDirectly(op.request.reason, eventId);
+        }
+        if (status.state === 'offboarding' || status.state === 'archived')
+          return this.refuse('resume', `customer is ${status.state}`, eventId);
+        return undefined;
+      case 'churn':
+        if (this.offboarding && !this.offboarding.result && !this.offboarding.error)
+          return this.bringOffboardingForward(op.request);
+        if (status.state === 'archived' || status.state === 'offboarding' || this.pendingChurn)
+          return undefined; // already on its way out
+        if (this.onboarding && !this.onboarding.done) {
+          this.pendingChurn = op.request;
+          this.pendingPause = undefined;
+          // If onboarding closed meanwhile, its outcome is already on its way and the churn follows it.
+          const onboarding = this.onboarding;
+          await this.signalSafely(() => onboarding.stop(op.request.reason));
+          this.publish(`churn requested during onboarding: ${op.request.reason}`, eventId);
+          return undefined;
+        }
+        return this.beginOffboarding(op.request);
+    }
+  }
+
+  // --- onboarding -----------------------------------------------------------------------------------
+
+  /**
+   * Starts the onboarding child, unless an earlier run of this customer (terminated, say, during a funds
+   * wait) left `onboarding/<id>` running: parent-close policy ABANDON keeps it going and it can still move
+   * money. Starting another would fail (the id is taken), and stopping it to start afresh would make a
+   * second run redo money steps; so the customer attaches to it — it is the one onboarding of this
+   * customer — and learns its outcome through an activity that waits for it. A churn still stops it.
+   */
+  async startOnboarding(onboardingInput: {
+    request: OnboardingRequest;
+    options?: OnboardingOptions;
+  }): Promise<void> {
+    const workflowId = onboardingWorkflowId(this.externalId);
+    const current: OnboardingInFlight = { done: false, stop: async () => undefined };
+    this.onboarding = current;
+    this.onboardingSettled = false;
+    const settle = (result?: OnboardingResult, error?: unknown) => {
       current.result = result;
-    });
-    await condition(() => current.confirmed || current.result !== undefined);
-    status.orgSuspended = true;
-    status.pausedUntil = request.until;
-    publish(`paused: ${request.reason}`, request.eventId);
-  }
-
-  async function endSuspension(resume: boolean, reason: string, eventId?: string): Promise<void> {
-    if (!suspension) return;
-    const current = suspension;
-    if (!current.result) await current.handle.signal(endSuspensionSignal, { resume, reason });
-    await condition(() => current.result !== undefined);
-    suspension = undefined;
-    status.pausedUntil = undefined;
-    if (current.result!.resumed) {
-      status.orgSuspended = false;
-      publish(`resumed: ${reason}`, eventId);
+      current.error = error;
+      current.done = true;
+    };
+    if (patched(ATTACH_RUNNING_ONBOARDING)) {
+      if (this.identity) upsertMemo({ onboardingIdentity: this.identity });
+      const running = await this.temporalLookups.findRunningOnboarding.executeWithOptions(
+        { ...LOOKUP_OPTIONS, summary: `Look for a running onboarding of ${this.externalId}` },
+        [{ workflowId }],
+      );
+      if (running) {
+        const external = getExternalWorkflowHandle(workflowId, running.runId);
+        current.stop = (reason) => external.signal(stopOnboardingSignal, { reason });
+        void this.temporalLookups.awaitOnboardingOutcome
+          .executeWithOptions(
+            {
+              ...LOOKUP_OPTIONS,
+              startToCloseTimeout: '3650 days',
+              heartbeatTimeout: '1 minute',
+              summary: `Wait for the onboarding ${workflowId} left running`,
+            },
+            [{ workflowId, runId: running.runId }],
+          )
+          .then(
+            (outcome) =>
+              outcome.ok
+                ? settle(outcome.result)
+                : settle(
+                    undefined,
+                    ApplicationFailure.create({
+                      type: outcome.type,
+                      message: outcome.message,
+                      nonRetryable: true,
+                      details: [{ orgId: outcome.orgId ?? null }],
+                    }),
+                  ),
+            (error: unknown) => settle(undefined, error),
+          );
+        this.publish(`attached to the onboarding left running by an earlier run (${running.runId})`);
+        return;
+      }
     }
-  }
-
-  async function beginOffboarding(request: ChurnRequest): Promise<void> {
-    pendingChurn = undefined;
-    await endSuspension(false, `churn: ${request.reason}`);
-    if (!status.orgId) {
-      status.offboarding = { archivedAt: now(), reclaimedCredits: 0, revokedApiKeys: 0 };
-      publish(`churned before a child org existed: ${request.reason}`, request.eventId);
-      return;
-    }
-    stateBeforeOffboarding = status.orgSuspended ? 'suspended' : 'active';
-    const handle = await startChild(offboardCustomer, {
-      workflowId: offboardingWorkflowId(externalId),
-      args: [{ externalId, orgId: status.orgId, reason: request.reason, effectiveAt: request.effectiveAt, drain: request.drain, timing }],
+    const options = { ...(onboardingInput.options ?? {}), ...(this.identity ?? {}) };
+    const handle = await startChild(onboardCustomer, {
+      workflowId,
+      args: [onboardingInput.request, options],
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      staticSummary: `Offboard ${externalId}${request.effectiveAt ? ` at ${request.effectiveAt}` : ''}${request.drain ? ' (drain)' : ''}`,
+      staticSummary: `Onboard ${onboardingInput.request.customer.name} (${this.externalId})`,
     });
-    const current: NonNullable<typeof offboarding> = { handle };
-    offboarding = current;
+    current.stop = (reason) => handle.signal(stopOnboardingSignal, { reason });
+    void handle.result().then(
+      (result) => settle(result),
+      (error: unknown) => settle(undefined, error),
+    );
+    this.publish('onboarding started');
+  }
+
+  async onboardingEnded(): Promise<void> {
+    const onboarding = this.onboarding!;
+    this.onboardingSettled = true;
+    if (onboarding.result) {
+      this.status.orgId = onboarding.result.orgId;
+      this.publish('onboarding completed');
+    } else {
+      const err = onboarding.error;
+      const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
+      const stopped =
+        cause instanceof ApplicationFailure && cause.type === WorkflowFailureType.onboardingStopped;
+      const details =
+        cause instanceof ApplicationFailure
+          ? (cause.details?.[0] as { orgId?: string } | undefined)
+          : undefined;
+      if (details?.orgId) this.status.orgId = details.orgId;
+      if (!stopped) this.status.error = cause instanceof Error ? cause.message : String(cause);
+      this.publish(stopped ? 'onboarding stopped at a safe point' : 'onboarding failed');
+    }
+    if (this.pendingChurn) await this.beginOffboarding(this.pendingChurn);
+  }
+
+  /** Adopts a customer that exists only in Layers; false when there is nothing to adopt (the run ends). */
+  async adopt(): Promise<'adopted' | 'unknown' | 'archived'> {
+    const { reads, read } = this.activities;
+    const found = await reads.findCustomerOrganization.executeWithOptions(
+      read(`Find the child org of ${this.externalId}`),
+      [{ externalId: this.externalId }],
+    );
+    if (!found) {
+      this.close(
+        `customer ${this.externalId} is unknown: no child org with metadata.externalId "${this.externalId}"; onboard it first`,
+        WorkflowFailureType.customerNotFound,
+      );
+      return 'unknown';
+    }
+    this.status.orgId = found.orgId;
+    if (found.status === 'archived') {
+      this.status.error = `customer ${this.externalId} is already archived`;
+      this.status.offboarding = { archivedAt: this.now(), reclaimedCredits: 0, revokedApiKeys: 0 };
+      this.publish('found archived');
+      this.close(this.status.error, LIFECYCLE_REQUEST_REFUSED);
+      return 'archived';
+    }
+    this.status.orgSuspended = found.status === 'suspended';
+    this.publish('adopted an existing child org');
+    return 'adopted';
+  }
+
+  /** The workflow is ending: every queued request is answered with `why`, and so is any that arrives. */
+  close(why: string, type: string): void {
+    this.closing ??= { why, type };
+    for (const op of this.queue.splice(0)) {
+      op.refusal = this.refuse(op.kind, why, op.request.eventId);
+      op.done = true;
+    }
+  }
+
+  // --- suspension -----------------------------------------------------------------------------------
+
+  async startSuspension(request: PauseRequest): Promise<string | undefined> {
+    const workflowId = suspendWorkflowId(this.externalId, ++this.suspensions);
+    let handle: ChildWorkflowHandle<typeof suspendCustomer>;
+    try {
+      handle = await startChild(suspendCustomer, {
+        workflowId,
+        args: [
+          {
+            externalId: this.externalId,
+            orgId: this.status.orgId!,
+            reason: request.reason,
+            until: request.until,
+            timing: this.input.timing,
+          },
+        ],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        staticSummary: `Suspend ${this.externalId}${request.until ? ` until ${request.until}` : ''}`,
+      });
+    } catch (err) {
+      return this.childFailed(`starting ${workflowId}`, err);
+    }
+    const current: SuspensionInFlight = { workflowId, handle, confirmed: false };
+    this.suspension = current;
     void handle.result().then(
       (result) => {
         current.result = result;
@@ -217,194 +530,339 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
         current.error = error;
       },
     );
-    status.offboardingAt = request.effectiveAt;
-    publish(`churn: ${request.reason}`, request.eventId);
+    await condition(() => current.confirmed || current.result !== undefined || current.error !== undefined);
+    if (current.error !== undefined && !current.confirmed) return this.suspensionFailed(current);
+    this.clearAttention();
+    this.status.orgSuspended = true;
+    this.status.pausedUntil = request.until;
+    this.publish(`paused: ${request.reason}`, request.eventId);
+    return undefined;
   }
 
-  async function apply(op: Op): Promise<void> {
-    const { eventId } = op.request;
-    switch (op.kind) {
-      case 'pause':
-        if (status.state === 'offboarding' || status.state === 'archived' || status.state === 'failed') {
-          refuse('pause', `customer is ${status.state}`, eventId);
-        } else if (suspension || status.orgSuspended) {
-          // Idempotent by state: already paused.
-        } else if (status.orgId) {
-          await startSuspension(op.request);
-        } else {
-          pendingPause = op.request; // applied the moment onboarding creates the org
-        }
-        return;
-      case 'resume':
-        if (pendingPause) pendingPause = undefined;
-        if (suspension) await endSuspension(true, op.request.reason, eventId);
-        else if (status.orgSuspended && status.orgId && (status.state === 'active' || status.state === 'suspended')) {
-          // An adopted customer that was suspended outside this workflow.
-          await whileKillSwitchWaits(
-            () => writes.resumeOrganization.executeWithOptions(write(`Resume ${status.orgId} (${externalId})`), [{ orgId: status.orgId! }]),
-            { backoffMs },
-          );
-          status.orgSuspended = false;
-          publish(`resumed: ${op.request.reason}`, eventId);
-        } else if (status.state === 'offboarding' || status.state === 'archived') refuse('resume', `customer is ${status.state}`, eventId);
-        return;
-      case 'churn':
-        if (status.state === 'archived' || status.state === 'offboarding' || pendingChurn) return; // already on its way out
-        if (onboarding && !onboarding.done) {
-          pendingChurn = op.request;
-          pendingPause = undefined;
-          await onboardingHandle!.signal(stopOnboardingSignal, { reason: op.request.reason });
-          publish(`churn requested during onboarding: ${op.request.reason}`, eventId);
-          return;
-        }
-        await beginOffboarding(op.request);
-        return;
+  /** Ends the current suspension: `resume` lifts it, otherwise it stays suspended for a churn. */
+  private async endSuspension(
+    resume: boolean,
+    reason: string,
+    eventId?: string,
+  ): Promise<string | undefined> {
+    if (!this.suspension) return undefined;
+    const current = this.suspension;
+    if (!current.result && current.error === undefined)
+      await this.signalSafely(() => current.handle.signal(endSuspensionSignal, { resume, reason }));
+    await condition(() => current.result !== undefined || current.error !== undefined);
+    if (current.error !== undefined) {
+      const refusal = await this.suspensionFailed(current);
+      // The suspend child could not lift the pause: lift it here when the org is still there to resume.
+      if (resume && this.status.orgSuspended && !this.status.offboarding)
+        return this.resumeDirectly(reason, eventId);
+      return resume ? refusal : undefined;
+    }
+    this.suspension = undefined;
+    this.status.pausedUntil = undefined;
+    if (current.result!.resumed) {
+      this.clearAttention();
+      this.status.orgSuspended = false;
+      this.publish(`resumed: ${reason}`, eventId);
+    }
+    return undefined;
+  }
+
+  suspensionEnded(): void {
+    const ended = this.suspension!.result!;
+    this.suspension = undefined;
+    this.status.pausedUntil = undefined;
+    if (ended.resumed) {
+      this.status.orgSuspended = false;
+      this.publish(`resumed: pause ${ended.endedBy === 'timer' ? 'expired' : 'lifted'}`);
     }
   }
 
-  let onboardingHandle: ChildWorkflowHandle<typeof onboardCustomer> | undefined;
+  async suspensionFailed(current: SuspensionInFlight): Promise<string> {
+    if (this.suspension === current) this.suspension = undefined;
+    this.status.pausedUntil = undefined;
+    return this.childFailed(current.workflowId, current.error);
+  }
+
+  private async resumeDirectly(reason: string, eventId?: string): Promise<string | undefined> {
+    const { writes, write } = this.activities;
+    const orgId = this.status.orgId!;
+    try {
+      await whileKillSwitchWaits(
+        () =>
+          writes.resumeOrganization.executeWithOptions(write(`Resume ${orgId} (${this.externalId})`), [
+            { orgId },
+          ]),
+        {
+          backoffMs: this.input.timing?.killSwitchBackoffMs,
+        },
+      );
+    } catch (err) {
+      return this.childFailed(`resuming ${orgId}`, err);
+    }
+    this.clearAttention();
+    this.status.orgSuspended = false;
+    this.publish(`resumed: ${reason}`, eventId);
+    return undefined;
+  }
+
+  /**
+   * A child (or a call standing in for one) failed. The org is read back from Layers: archived behind
+   * the orchestrator's back ends the customer as archived (terminal, nothing left to do); otherwise the
+   * customer shows `needs-attention` with the error until a request succeeds. Returns the answer for the
+   * request that was waiting.
+   */
+  private async childFailed(what: string, err: unknown): Promise<string> {
+    const why = `${what} failed: ${describeFailure(err)}`;
+    const orgStatus = await this.readOrgStatus();
+    if (orgStatus === 'archived') {
+      this.status.error = `child org ${this.status.orgId} was archived outside the orchestrator (${why})`;
+      this.status.offboarding = { archivedAt: this.now(), reclaimedCredits: 0, revokedApiKeys: 0 };
+      this.publish('found archived outside the orchestrator');
+      this.close(`customer ${this.externalId} is archived: ${this.status.error}`, LIFECYCLE_REQUEST_REFUSED);
+      return this.status.error;
+    }
+    if (orgStatus !== undefined) this.status.orgSuspended = orgStatus === 'suspended';
+    this.status.attention = why;
+    this.status.error = why;
+    this.publish(`needs attention: ${why}`);
+    return why;
+  }
+
+  private async readOrgStatus(): Promise<string | undefined> {
+    if (!this.status.orgId) return undefined;
+    const { reads, read } = this.activities;
+    try {
+      return await reads.organizationStatus.executeWithOptions(
+        read(`Read the status of ${this.status.orgId}`),
+        [{ orgId: this.status.orgId }],
+      );
+    } catch {
+      return undefined; // the read's own failure leaves the customer in needs-attention
+    }
+  }
+
+  // --- offboarding ----------------------------------------------------------------------------------
+
+  async beginOffboarding(request: ChurnRequest): Promise<string | undefined> {
+    const { status, externalId } = this;
+    this.pendingChurn = undefined;
+    await this.endSuspension(false, `churn: ${request.reason}`);
+    if (status.offboarding) return undefined; // found archived while ending the suspension
+    if (!status.orgId) {
+      status.offboarding = { archivedAt: this.now(), reclaimedCredits: 0, revokedApiKeys: 0 };
+      this.publish(`churned before a child org existed: ${request.reason}`, request.eventId);
+      return undefined;
+    }
+    this.stateBeforeOffboarding = status.orgSuspended ? 'suspended' : 'active';
+    let handle: ChildWorkflowHandle<typeof offboardCustomer>;
+    try {
+      handle = await startChild(offboardCustomer, {
+        workflowId: offboardingWorkflowId(externalId),
+        args: [
+          {
+            externalId,
+            orgId: status.orgId,
+            reason: request.reason,
+            effectiveAt: request.effectiveAt,
+            drain: request.drain,
+            timing: this.input.timing,
+          },
+        ],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `Offboard ${externalId}${request.effectiveAt ? ` at ${request.effectiveAt}` : ''}${request.drain ? ' (drain)' : ''}`,
+      });
+    } catch (err) {
+      return this.childFailed(`starting ${offboardingWorkflowId(externalId)}`, err);
+    }
+    const current: OffboardingInFlight = { handle };
+    this.offboarding = current;
+    void handle.result().then(
+      (result) => {
+        current.result = result;
+      },
+      (error: unknown) => {
+        current.error = error;
+      },
+    );
+    this.clearAttention();
+    status.offboardingAt = request.effectiveAt;
+    this.publish(`churn: ${request.reason}`, request.eventId);
+    return undefined;
+  }
+
+  /** A churn while a dated offboarding waits: the earlier date wins (a churn without a date means now). */
+  private async bringOffboardingForward(request: ChurnRequest): Promise<string | undefined> {
+    const scheduled = this.status.offboardingAt;
+    if (!scheduled) return undefined; // already archiving
+    if (request.effectiveAt && Date.parse(request.effectiveAt) >= Date.parse(scheduled)) return undefined;
+    const offboarding = this.offboarding!;
+    const moved = await this.signalSafely(() =>
+      offboarding.handle.signal(rescheduleOffboardingSignal, {
+        reason: request.reason,
+        ...(request.effectiveAt ? { effectiveAt: request.effectiveAt } : {}),
+      }),
+    );
+    if (!moved) return undefined; // it finished meanwhile: nothing left to bring forward
+    this.status.offboardingAt = request.effectiveAt;
+    this.publish(
+      `churn brought forward to ${request.effectiveAt ?? 'now'}: ${request.reason}`,
+      request.eventId,
+    );
+    return undefined;
+  }
+
+  async offboardingEnded(): Promise<void> {
+    const done = this.offboarding!;
+    this.offboarding = undefined;
+    this.status.offboardingAt = undefined;
+    if (done.result && done.result.cancelled) {
+      this.status.orgSuspended = this.stateBeforeOffboarding === 'suspended';
+      this.publish(`reactivated: ${done.result.reason}`);
+    } else if (done.result) {
+      const { archivedAt, reclaimedCredits, revokedApiKeys } = done.result;
+      this.status.offboarding = { archivedAt, reclaimedCredits, revokedApiKeys };
+      this.publish('archived');
+    } else {
+      await this.childFailed(offboardingWorkflowId(this.externalId), done.error);
+    }
+  }
+
+  // --- continue-as-new ------------------------------------------------------------------------------
+
+  childrenInFlight(): boolean {
+    return !this.onboardingSettled || this.suspension !== undefined || this.offboarding !== undefined;
+  }
+
+  carried(): NonNullable<CustomerWorkflowInput['carried']> {
+    return {
+      status: this.status,
+      seenEventIds: [...this.seenEventIds],
+      suspensions: this.suspensions,
+      ...(this.identity ? { onboardingIdentity: this.identity } : {}),
+    };
+  }
+}
+
+/**
+ * One long-lived workflow per customer (`customer/<externalId>`) owns its state machine:
+ * onboarding → active ⇄ suspended → offboarding → archived (or failed, or needs-attention when a child
+ * failed). Onboarding, each suspension and the offboarding run as child workflows so each shows as its
+ * own execution; every decision is a method of CustomerLifecycle.
+ */
+export async function customerLifecycle(input: CustomerWorkflowInput): Promise<CustomerStatus> {
+  const customer = new CustomerLifecycle(input);
+  const { status, queue } = customer;
+
+  for (const [signal, update, kind] of [
+    [pauseSignal, pauseUpdate, 'pause'],
+    [resumeSignal, resumeUpdate, 'resume'],
+    [churnSignal, churnUpdate, 'churn'],
+  ] as const) {
+    setHandler(signal, (raw: unknown) => customer.signalled(kind, raw));
+    setHandler(update, (raw: unknown) => customer.requested(kind, raw), {
+      validator: (raw: unknown) => customer.validate(kind, raw),
+    });
+  }
+  setHandler(reactivateSignal, (raw: unknown) => customer.reactivate(raw));
+  setHandler(orgCreatedSignal, (payload) => customer.orgCreated(payload));
+  setHandler(orgSuspendedSignal, () => customer.orgSuspended());
+  setHandler(customerStatusQuery, () => status);
 
   // --- start: onboard, or adopt a customer that exists only in Layers -------------------------------
   if (!input.carried) {
     if (input.onboarding) {
-      onboarding = { done: false };
-      const current = onboarding;
-      onboardingHandle = await startChild(onboardCustomer, {
-        workflowId: onboardingWorkflowId(externalId),
-        args: [input.onboarding.request, input.onboarding.options ?? {}],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        staticSummary: `Onboard ${input.onboarding.request.customer.name} (${externalId})`,
-      });
-      void onboardingHandle.result().then(
-        (result) => {
-          current.result = result;
-          current.done = true;
-        },
-        (error: unknown) => {
-          current.error = error;
-          current.done = true;
-        },
-      );
-      publish('onboarding started');
+      await customer.startOnboarding(input.onboarding);
     } else {
-      const found = await reads.findCustomerOrganization.executeWithOptions(read(`Find the child org of ${externalId}`), [{ externalId }]);
-      if (!found) {
-        // Fail (not complete) so that onboarding this externalId later is still allowed by the id reuse policy.
-        const why = `no child org with metadata.externalId "${externalId}"`;
-        for (const op of queue.splice(0)) refuse(op.kind, why, op.request.eventId);
+      const adopted = await customer.adopt();
+      if (adopted !== 'adopted') {
         await condition(allHandlersFinished);
+        if (adopted === 'archived') return status;
+        // Fail (not complete) so that onboarding this externalId later is still allowed by the id reuse policy.
         throw ApplicationFailure.create({
           type: WorkflowFailureType.customerNotFound,
           nonRetryable: true,
-          message: `Customer ${externalId} is unknown: ${why}; onboard it first. Refused: ${status.refused.map((r) => `${r.kind}${r.eventId ? ` (${r.eventId})` : ''}`).join(', ') || 'nothing'}`,
+          message: `Customer ${input.externalId} is unknown: no child org with metadata.externalId "${input.externalId}"; onboard it first. Refused: ${
+            status.refused.map((r) => `${r.kind}${r.eventId ? ` (${r.eventId})` : ''}`).join(', ') ||
+            'nothing'
+          }`,
         });
       }
-      if (found.status === 'archived') {
-        status.orgId = found.orgId;
-        status.error = `customer ${externalId} is already archived`;
-        status.offboarding = { archivedAt: now(), reclaimedCredits: 0, revokedApiKeys: 0 };
-        publish('found archived');
-        // Refuse what was sent with the start visibly, then end.
-        for (const op of queue.splice(0)) refuse(op.kind, status.error, op.request.eventId);
-        await condition(allHandlersFinished);
-        return status;
-      }
-      status.orgId = found.orgId;
-      status.orgSuspended = found.status === 'suspended';
-      publish('adopted an existing child org');
     }
   }
 
-  // --- the event loop ---------------------------------------------------------------------------------
-  let onboardingSettled = !onboarding;
+  // --- the event loop: one transition per wake-up reason ------------------------------------------------
   for (;;) {
     await condition(
       () =>
         queue.length > 0 ||
-        (!onboardingSettled && onboarding!.done) ||
-        (pendingPause !== undefined && status.orgId !== undefined) ||
-        (suspension?.result !== undefined) ||
-        (offboarding !== undefined && (offboarding.result !== undefined || offboarding.error !== undefined)) ||
-        (workflowInfo().continueAsNewSuggested && !onboardingHandle && !suspension && !offboarding),
+        (!customer.onboardingSettled && customer.onboarding!.done) ||
+        (customer.pendingPause !== undefined && status.orgId !== undefined) ||
+        customer.suspension?.result !== undefined ||
+        customer.suspension?.error !== undefined ||
+        (customer.offboarding !== undefined &&
+          (customer.offboarding.result !== undefined || customer.offboarding.error !== undefined)) ||
+        (workflowInfo().continueAsNewSuggested && !customer.childrenInFlight()),
     );
 
-    if (!onboardingSettled && onboarding!.done) {
-      onboardingSettled = true;
-      if (onboarding!.result) {
-        status.orgId = onboarding!.result.orgId;
-        publish('onboarding completed');
-      } else {
-        const err = onboarding!.error;
-        const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
-        const stopped = cause instanceof ApplicationFailure && cause.type === WorkflowFailureType.onboardingStopped;
-        const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as { orgId?: string } | undefined) : undefined;
-        if (details?.orgId) status.orgId = details.orgId;
-        if (!stopped) status.error = cause instanceof Error ? cause.message : String(cause);
-        publish(stopped ? 'onboarding stopped at a safe point' : 'onboarding failed');
-      }
-      onboardingHandle = undefined;
-      if (pendingChurn) await beginOffboarding(pendingChurn);
+    if (!customer.onboardingSettled && customer.onboarding!.done) await customer.onboardingEnded();
+
+    if (
+      customer.pendingPause &&
+      status.orgId &&
+      !customer.suspension &&
+      status.state !== 'offboarding' &&
+      status.state !== 'archived'
+    ) {
+      const request = customer.pendingPause;
+      customer.pendingPause = undefined;
+      await customer.startSuspension(request);
     }
 
-    if (pendingPause && status.orgId && !suspension && status.state !== 'offboarding' && status.state !== 'archived') {
-      const request = pendingPause;
-      pendingPause = undefined;
-      await startSuspension(request);
-    }
+    if (customer.suspension?.result) customer.suspensionEnded();
+    else if (customer.suspension && customer.suspension.error !== undefined)
+      await customer.suspensionFailed(customer.suspension);
 
-    if (suspension?.result) {
-      const ended = suspension.result;
-      suspension = undefined;
-      status.pausedUntil = undefined;
-      if (ended.resumed) {
-        status.orgSuspended = false;
-        publish(`resumed: pause ${ended.endedBy === 'timer' ? 'expired' : 'lifted'}`);
-      }
-    }
-
-    if (offboarding && (offboarding.result || offboarding.error)) {
-      const done = offboarding;
-      offboarding = undefined;
-      status.offboardingAt = undefined;
-      if (done.result && done.result.cancelled) {
-        status.orgSuspended = stateBeforeOffboarding === 'suspended';
-        publish(`reactivated: ${done.result.reason}`);
-      } else if (done.result) {
-        const { archivedAt, reclaimedCredits, revokedApiKeys } = done.result;
-        status.offboarding = { archivedAt, reclaimedCredits, revokedApiKeys };
-        publish('archived');
-      } else {
-        status.error = `offboarding failed: ${(done.error as Error).message}`;
-        publish('offboarding failed');
-      }
-    }
+    if (customer.offboarding && (customer.offboarding.result || customer.offboarding.error))
+      await customer.offboardingEnded();
 
     while (queue.length > 0) {
       const op = queue.shift()!;
       try {
-        await apply(op);
+        op.refusal = await customer.apply(op);
       } finally {
         op.done = true;
       }
     }
 
     if (status.state === 'archived') break;
-    if (status.state === 'failed' && !pendingChurn && !offboarding) {
+    if (status.state === 'failed' && !customer.pendingChurn && !customer.offboarding) {
+      const message = `Customer ${input.externalId} could not be onboarded: ${status.error}${
+        status.orgId
+          ? ` (child org ${status.orgId} exists; a new start reconciles it, a churn archives it)`
+          : ''
+      }`;
+      customer.close(message, WorkflowFailureType.customerOnboardingFailed);
       await condition(allHandlersFinished);
       throw ApplicationFailure.create({
         type: WorkflowFailureType.customerOnboardingFailed,
         nonRetryable: true,
-        message: `Customer ${externalId} could not be onboarded: ${status.error}${status.orgId ? ` (child org ${status.orgId} exists; a new start reconciles it, a churn archives it)` : ''}`,
+        message,
       });
     }
 
-    if (workflowInfo().continueAsNewSuggested && !onboardingHandle && !suspension && !offboarding && queue.length === 0) {
-      await condition(allHandlersFinished);
+    if (workflowInfo().continueAsNewSuggested && !customer.childrenInFlight() && queue.length === 0) {
+      // A request that arrives while handlers finish is applied first (its update waits on this loop).
+      await condition(() => allHandlersFinished() || queue.length > 0);
       if (queue.length === 0) {
-        await continueAsNew<typeof customerLifecycle>({ externalId, timing, carried: { status, seenEventIds: [...seenEventIds] } });
+        await continueAsNew<typeof customerLifecycle>({
+          externalId: input.externalId,
+          timing: input.timing,
+          carried: customer.carried(),
+        });
       }
     }
   }
+  customer.close(`customer ${input.externalId} is archived`, LIFECYCLE_REQUEST_REFUSED);
   await condition(allHandlersFinished);
   return status;
 }

@@ -1,6 +1,11 @@
 import { condition, patched, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
-import { reactivateSignal, type CustomerWorkflowTiming, type OffboardingResult } from '../common/lifecycle-messages';
+import { rescheduleOffboardingSignal } from './internal-messages';
+import {
+  reactivateSignal,
+  type CustomerWorkflowTiming,
+  type OffboardingResult,
+} from '../common/lifecycle-messages';
 import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
 
 export interface OffboardingInput {
@@ -26,25 +31,40 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
   setHandler(reactivateSignal, ({ reason }) => {
     reactivation ??= reason;
   });
+  // A second churn may bring the date forward (never back): the earliest date asked for wins.
+  let effectiveAt = input.effectiveAt;
+  setHandler(rescheduleOffboardingSignal, (request) => {
+    const at = request.effectiveAt ?? new Date().toISOString();
+    if (effectiveAt !== undefined && Date.parse(at) < Date.parse(effectiveAt)) effectiveAt = at;
+  });
   upsertSearchAttributes([
     { key: LayersCustomerId, value: input.externalId },
     { key: LayersOrgId, value: input.orgId },
     { key: LayersLifecycleState, value: 'offboarding' },
   ]);
 
-  if (input.effectiveAt) {
-    const waitMs = Math.max(0, Date.parse(input.effectiveAt) - Date.now());
-    if (await condition(() => reactivation !== undefined, waitMs)) {
+  // Each pass is one timer; a reschedule ends it early and the next pass waits for the new date (a
+  // history without reschedules has exactly the one timer it always had).
+  for (let pass = 0; effectiveAt !== undefined; pass++) {
+    const waitingFor = effectiveAt;
+    const waitMs = Math.max(0, Date.parse(waitingFor) - Date.now());
+    if (pass > 0 && waitMs === 0) break;
+    if (await condition(() => reactivation !== undefined || effectiveAt !== waitingFor, waitMs)) {
+      if (reactivation === undefined) continue;
       // A cancelled offboarding must not linger in "LayersLifecycleState = offboarding" lists.
       upsertSearchAttributes([{ key: LayersLifecycleState, value: null }]);
-      return { cancelled: true, reason: reactivation! };
+      return { cancelled: true, reason: reactivation };
     }
+    break;
   }
 
   let drained: boolean | undefined;
   if (input.drain) {
     await whileKillSwitchWaits(
-      () => writes.suspendOrganization.executeWithOptions(write(`Suspend ${input.orgId} before draining`), [{ orgId: input.orgId }]),
+      () =>
+        writes.suspendOrganization.executeWithOptions(write(`Suspend ${input.orgId} before draining`), [
+          { orgId: input.orgId },
+        ]),
       { backoffMs },
     );
     const deadline = Date.now() + (input.timing?.drainTimeoutMs ?? 24 * 60 * 60 * 1000);
@@ -52,7 +72,10 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
     drained = false;
     for (;;) {
       const wallet = await whileKillSwitchWaits(
-        () => reads.reservedCredits.executeWithOptions(read(`Read reserved credits of ${input.orgId}`), [{ orgId: input.orgId }]),
+        () =>
+          reads.reservedCredits.executeWithOptions(read(`Read reserved credits of ${input.orgId}`), [
+            { orgId: input.orgId },
+          ]),
         { backoffMs },
       );
       if (wallet.reservedCredits === 0) {
@@ -73,7 +96,10 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
   }
 
   const archived = await whileKillSwitchWaits(
-    () => writes.archiveOrganization.executeWithOptions(write(`Archive ${input.orgId} (${input.externalId})`), [{ orgId: input.orgId }]),
+    () =>
+      writes.archiveOrganization.executeWithOptions(write(`Archive ${input.orgId} (${input.externalId})`), [
+        { orgId: input.orgId },
+      ]),
     { backoffMs },
   );
   upsertSearchAttributes([{ key: LayersLifecycleState, value: 'archived' }]);

@@ -32,15 +32,26 @@ export async function suspendCustomer(input: SuspendInput): Promise<SuspendResul
   const backoffMs = input.timing?.killSwitchBackoffMs;
 
   await whileKillSwitchWaits(
-    () => writes.suspendOrganization.executeWithOptions(write(`Suspend ${input.orgId} (${input.externalId})`), [{ orgId: input.orgId }]),
+    () =>
+      writes.suspendOrganization.executeWithOptions(write(`Suspend ${input.orgId} (${input.externalId})`), [
+        { orgId: input.orgId },
+      ]),
     { backoffMs },
   );
   const parent = workflowInfo().parent;
-  if (parent) await getExternalWorkflowHandle(parent.workflowId).signal(orgSuspendedSignal, { orgId: input.orgId });
+  // The parent may have closed meanwhile (terminated, say): then nobody waits for this, and the
+  // suspension itself must still be held and lifted as asked.
+  if (parent)
+    await getExternalWorkflowHandle(parent.workflowId)
+      .signal(orgSuspendedSignal, { orgId: input.orgId })
+      .catch(() => undefined);
 
   let endedBy: SuspendResult['endedBy'];
   if (input.until) {
-    const timedOut = !(await condition(() => ending !== undefined, Math.max(0, Date.parse(input.until) - Date.now())));
+    const timedOut = !(await condition(
+      () => ending !== undefined,
+      Math.max(0, Date.parse(input.until) - Date.now()),
+    ));
     endedBy = timedOut ? 'timer' : ending!.resume ? 'resume' : 'churn';
   } else {
     await condition(() => ending !== undefined);
@@ -49,7 +60,10 @@ export async function suspendCustomer(input: SuspendInput): Promise<SuspendResul
   if (endedBy === 'churn') return { resumed: false, endedBy, endedAt: new Date().toISOString() };
 
   await whileKillSwitchWaits(
-    () => writes.resumeOrganization.executeWithOptions(write(`Resume ${input.orgId} (${input.externalId})`), [{ orgId: input.orgId }]),
+    () =>
+      writes.resumeOrganization.executeWithOptions(write(`Resume ${input.orgId} (${input.externalId})`), [
+        { orgId: input.orgId },
+      ]),
     { backoffMs },
   );
   return { resumed: true, endedBy, endedAt: new Date().toISOString() };
