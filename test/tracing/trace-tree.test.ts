@@ -6,7 +6,8 @@ import { LayersClient } from '../../activities/layers';
 import { FileSecretSink } from '../../activities/secret-sink';
 import { run as runCli } from '../../client/cli/main';
 import { OnboardingClient } from '../../client';
-import { customerWorkflowId } from '../../common/ids';
+import { Worker } from '@temporalio/worker';
+import { customerWorkflowId, onboardingWorkflowId } from '../../common/ids';
 import { setUpTracing, type Tracing } from '../../common/tracing';
 import { emulatorControl, startEmulator, type RunningEmulator } from '../helpers/emulator';
 import { uniqueExternalId } from '../helpers/onboarding-env';
@@ -28,6 +29,7 @@ let layers: LayersClient;
 let bundle: { codePath: string };
 const taskQueue = uniqueTaskQueue('tracing');
 const savedEnv = { ...process.env };
+let tracedExternalId: string | undefined;
 
 beforeAll(async () => {
   tracing = setUpTracing({ serviceName: 'tracing-test', exporter })!;
@@ -71,6 +73,7 @@ test('one trace runs from the CLI command through both workflows and every activ
     },
   );
   const externalId = uniqueExternalId('traced');
+  tracedExternalId = externalId;
   jest.spyOn(console, 'log').mockImplementation(() => undefined); // the CLI's own output
   await worker.runUntil(async () => {
     const code = await runCli([
@@ -158,6 +161,22 @@ test('one trace runs from the CLI command through both workflows and every activ
       'RunActivity:archiveOrganization',
     ]),
   );
+});
+
+test('histories a traced worker wrote replay on an untraced worker (tracing can be turned off mid-flight)', async () => {
+  expect(tracedExternalId).toBeDefined();
+  const workflowIds = [customerWorkflowId(tracedExternalId!), onboardingWorkflowId(tracedExternalId!)];
+  for (const workflowId of workflowIds) {
+    const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+    // The trace context did travel in the history's headers…
+    expect(JSON.stringify(history)).toContain('_tracer-data');
+    // …and the shared, untraced bundle replays it.
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } },
+      history,
+      workflowId,
+    );
+  }
 });
 
 function only(spans: ReadableSpan[], match: (s: ReadableSpan) => boolean): ReadableSpan {
