@@ -40,12 +40,13 @@ let installed: Tracing | undefined;
 
 /**
  * Tracing for this process, built once: on when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set
- * or an exporter is given, otherwise undefined and nothing is installed — no provider, no interceptors, and
+ * (and OTEL_SDK_DISABLED is not `true`) or an exporter is given, otherwise undefined and nothing is installed — no provider, no interceptors, and
  * the Layers client's `propagation.inject` stays the API's no-op. A second call returns the first result.
  */
 export function setUpTracing(options: TracingOptions): Tracing | undefined {
   if (installed) return installed;
   const env = options.env ?? process.env;
+  if (!options.exporter && env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
   const url = options.exporter ? undefined : otlpTracesUrl(env);
   if (!options.exporter && !url) return undefined;
   const { BatchSpanProcessor, SimpleSpanProcessor } =
@@ -131,7 +132,30 @@ export function workerTracing(tracing: Tracing): {
         outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
       }),
     ],
-    sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+    sinks: {
+      exporter: makeWorkflowExporter(primitiveAttributesOnly(tracing.spanProcessor), tracing.resource),
+    },
+  };
+}
+
+/**
+ * The workflow sink copies the whole WorkflowInfo onto each workflow span: memo, search attributes, the last
+ * result or failure, parent and root. Only its plain values (ids, type, task queue, attempt, history length)
+ * are valid span attributes; the nested ones are dropped so no memo or result ever leaves through a trace.
+ */
+function primitiveAttributesOnly(processor: SpanProcessor): SpanProcessor {
+  const plain = (v: unknown) => ['string', 'number', 'boolean'].includes(typeof v);
+  return {
+    onStart: (span, parentContext) => processor.onStart(span, parentContext),
+    onEnd(span) {
+      const attributes = span.attributes as Record<string, unknown>;
+      for (const [key, value] of Object.entries(attributes)) {
+        if (!(plain(value) || (Array.isArray(value) && value.every(plain)))) delete attributes[key];
+      }
+      processor.onEnd(span);
+    },
+    forceFlush: () => processor.forceFlush(),
+    shutdown: () => processor.shutdown(),
   };
 }
 

@@ -6,8 +6,10 @@ import { activeTracing, clientTracingInterceptors, inSpan, setUpTracing } from '
 
 // One process, set up in order: off, refused, then on over OTLP (setUpTracing installs once per process).
 
-test('without OTEL_EXPORTER_OTLP_ENDPOINT nothing is installed: no interceptors, no traceparent', async () => {
+test('without OTEL_EXPORTER_OTLP_ENDPOINT (or with OTEL_SDK_DISABLED) nothing is installed: no interceptors, no traceparent', async () => {
   expect(setUpTracing({ serviceName: 'off', env: {} })).toBeUndefined();
+  const disabled = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SDK_DISABLED: 'true' };
+  expect(setUpTracing({ serviceName: 'off', env: disabled })).toBeUndefined();
   expect(activeTracing()).toBeUndefined();
   expect(clientTracingInterceptors()).toBeUndefined();
   const headers: Record<string, string> = {};

@@ -113,6 +113,10 @@ test('one trace runs from the CLI command through both workflows and every activ
     'RunWorkflow:onboardCustomer',
   );
   expect(customer.attributes).toMatchObject({ workflowId: customerWorkflowId(externalId) });
+  // Workflow spans carry the run's plain facts, never its memo, search attributes or last result.
+  expect(onboarding.attributes).toMatchObject({ workflowType: 'onboardCustomer', taskQueue, attempt: 1 });
+  for (const key of ['memo', 'searchAttributes', 'typedSearchAttributes', 'parent', 'root', 'lastResult'])
+    expect(Object.keys(onboarding.attributes)).not.toContain(key);
 
   // Every activity the onboarding scheduled ran under its StartActivity span.
   const scheduled = trace.filter(
