@@ -40,8 +40,9 @@ let installed: Tracing | undefined;
 
 /**
  * Tracing for this process, built once: on when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set
- * (and OTEL_SDK_DISABLED is not `true`) or an exporter is given, otherwise undefined and nothing is installed — no provider, no interceptors, and
- * the Layers client's `propagation.inject` stays the API's no-op. A second call returns the first result.
+ * and OTEL_SDK_DISABLED is not `true`, or when an exporter is given. Otherwise undefined and nothing is
+ * installed — no provider, no interceptors, and the Layers client's `propagation.inject` stays the API's
+ * no-op. A second call returns the first result.
  */
 export function setUpTracing(options: TracingOptions): Tracing | undefined {
   if (installed) return installed;
