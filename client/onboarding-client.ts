@@ -11,6 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFromEnv } from '../common/codec/data-converter';
 import { loadTemporalConfig, temporalConnectionOptions, type TemporalConfig } from '../common/connection';
+import { clientTracingInterceptors } from '../common/tracing';
 import { customerLifecycle, type onboardCustomer } from '../workflows';
 import {
   parseLifecycleRequest,
@@ -83,8 +84,10 @@ export class OnboardingClient {
     dataConverter: DataConverter | undefined = dataConverterFromEnv(),
   ): Promise<OnboardingClient> {
     const connection = await Connection.connect(temporalConnectionOptions(config));
+    // With tracing set up in this process (common/tracing.ts), starts, signals and updates carry the trace.
+    const interceptors = clientTracingInterceptors();
     return new OnboardingClient(
-      new Client({ connection, namespace: config.namespace, dataConverter }),
+      new Client({ connection, namespace: config.namespace, dataConverter, interceptors }),
       config.taskQueue,
     );
   }

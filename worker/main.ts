@@ -3,6 +3,7 @@ import { codecFromEnv, workerDataConverter } from '../common/codec/data-converte
 import { ConfigError } from '../common/connection';
 import { createLogger, type Logger } from '../common/logger';
 import { redactSecrets } from '../common/redact';
+import { setUpTracing } from '../common/tracing';
 import { loadWorkerConfig, loadWorkerTuning } from './config';
 import { installWorkerRuntime } from './logging';
 import { LayersCallMetrics, prometheusExporter } from './metrics';
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
     metricsPort === undefined ? undefined : prometheusExporter(metricsPort, config.layers.metricsHost),
   ).logger;
   const callMetrics = new LayersCallMetrics();
+  // OTEL_EXPORTER_OTLP_ENDPOINT set: workflows, activities and Layers calls are traced; unset: nothing installed.
+  const tracing = setUpTracing({ serviceName: 'layers-onboarding-worker' });
   logger.info(
     {
       address: config.temporal.address,
@@ -48,6 +51,7 @@ async function main(): Promise<void> {
     dataConverter,
     tuning,
     shutdownGraceTimeMs,
+    tracing,
     logger,
     signal: startup.signal,
   });
@@ -69,11 +73,13 @@ async function main(): Promise<void> {
       `; secrets to ${describeSecretSink(config.layers.secretSink)}; payload codec ${codec ? `on (encrypting with key ${codec.encryptionKeyId})` : 'off'}` +
       ` (tier ${pacing.tier}: ${pacing.writeActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} writes/s, ${pacing.readActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} read activities/s)` +
       `; partner firehose ${config.layers.firehose ? `${new URL(config.layers.firehose.url).origin} (${config.layers.firehose.events.join(', ')})` : 'not configured'}` +
-      (metricsPort === undefined ? '' : `; metrics on ${config.layers.metricsHost}:${metricsPort}/metrics`),
+      (metricsPort === undefined ? '' : `; metrics on ${config.layers.metricsHost}:${metricsPort}/metrics`) +
+      `; tracing ${tracing ? 'on (OTLP)' : 'off'}`,
   );
   // SIGINT/SIGTERM: the SDK's Runtime shuts every worker down — polling stops, running activities get
   // shutdownGraceTimeMs to finish — and run() returns once they have.
   await worker.run();
+  await tracing?.shutdown().catch(() => undefined); // the last spans; a collector that is down loses them
   logger.info({}, 'worker: stopped');
 }
 

@@ -12,6 +12,7 @@ import {
 } from '../common/connection';
 import { layersReadQueue, layersWriteQueue } from '../common/ids';
 import type { Logger } from '../common/logger';
+import { TRACING_WORKFLOW_INTERCEPTORS, workerTracing, type Tracing } from '../common/tracing';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, type LayersConfig } from './config';
 import { METRICS_WORKFLOW_INTERCEPTORS } from './metrics';
 import { discoverPacing, type Pacing } from './pacing';
@@ -48,6 +49,11 @@ export interface StartWorkerConfig {
   /** Slot settings; maxCachedWorkflows defaults to DEFAULT_MAX_CACHED_WORKFLOWS, the rest to the SDK's (bench/RESULTS.md). */
   tuning?: Tuning;
   interceptors?: WorkerOptions['interceptors'];
+  /**
+   * Trace workflows and activities (common/tracing.ts): activity interceptors, the workflows' span sink and,
+   * when bundling here, the workflow interceptor module; a pre-built bundle must carry that module itself.
+   */
+  tracing?: Tracing;
   dataConverter?: WorkerOptions['dataConverter'];
   /** Default DEFAULT_SHUTDOWN_GRACE_TIME_MS. */
   shutdownGraceTimeMs?: number;
@@ -164,10 +170,14 @@ async function createWorkerGroup(
 ): Promise<Worker[]> {
   const activities = createActivities(config.deps);
   const graceMs = config.shutdownGraceTimeMs ?? DEFAULT_SHUTDOWN_GRACE_TIME_MS;
+  const tracing = config.tracing && workerTracing(config.tracing);
+  const interceptors = tracing
+    ? { ...config.interceptors, activity: [...(config.interceptors?.activity ?? []), ...tracing.activity] }
+    : config.interceptors;
   const common = {
     connection: config.connection,
     namespace: config.temporal.namespace,
-    interceptors: config.interceptors,
+    interceptors,
     dataConverter: config.dataConverter,
     maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
     // Running activities finish (they are idempotent, but a cut-off call is a retry and a start-to-close
@@ -180,13 +190,18 @@ async function createWorkerGroup(
     ...common,
     taskQueue: config.temporal.taskQueue,
     activities,
+    ...(tracing ? { sinks: tracing.sinks } : {}),
     ...(config.workflowBundle
       ? { workflowBundle: config.workflowBundle } // a pre-built bundle carries its own interceptor modules
       : {
           workflowsPath: require.resolve(WORKFLOWS_PATH),
           interceptors: {
-            ...config.interceptors,
-            workflowModules: [...(config.interceptors?.workflowModules ?? []), METRICS_WORKFLOW_INTERCEPTORS],
+            ...interceptors,
+            workflowModules: [
+              ...(interceptors?.workflowModules ?? []),
+              METRICS_WORKFLOW_INTERCEPTORS,
+              ...(tracing ? [TRACING_WORKFLOW_INTERCEPTORS] : []),
+            ],
           },
         }),
   });

@@ -11,6 +11,7 @@
  *   webhook signing secret or a raw response body.
  */
 import { performance } from 'node:perf_hooks';
+import { context, propagation } from '@opentelemetry/api';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
@@ -525,6 +526,8 @@ export class LayersClient {
     const path = this.buildPath(spec);
     const hasBody = spec.body !== undefined;
     const headers = this.buildHeaders(spec, o, hasBody);
+    // `traceparent` of the running activity's span when tracing is on (common/tracing.ts); else a no-op.
+    propagation.inject(context.active(), headers);
     const signal = o?.signal;
     const started = performance.now();
 

@@ -2,6 +2,7 @@ import { CommanderError } from 'commander';
 import { usageErrorFrom } from './args';
 import { describeCliError, EXIT } from './errors';
 import { buildProgram } from './program';
+import { inSpan, setUpTracing, type Tracing } from '../../common/tracing';
 
 export { describeCliError, EXIT } from './errors';
 
@@ -23,7 +24,8 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    // One trace per command: its root span parents the workflow starts, signals and updates it makes.
+    await inSpan(`onboard ${argv[0]}`, () => program.parseAsync(argv, { from: 'user' }));
   } catch (err) {
     if (!(err instanceof CommanderError)) throw err;
     if (err.exitCode === 0) return EXIT.ok; // --help, help, --version
@@ -35,17 +37,26 @@ export async function run(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
+  let tracing: Tracing | undefined;
   const finish = (code: number, stream: NodeJS.WriteStream, text?: string) => {
-    if (text === undefined) process.exit(code);
-    // Written before exiting, so a pipe reading stdout gets the whole JSON.
-    stream.write(`${text}\n`, () => process.exit(code));
+    // The command's spans are sent before the process exits (a collector that is down loses them).
+    void (tracing?.shutdown().catch(() => undefined) ?? Promise.resolve()).then(() => {
+      if (text === undefined) process.exit(code);
+      // Written before exiting, so a pipe reading stdout gets the whole JSON.
+      stream.write(`${text}\n`, () => process.exit(code));
+    });
   };
-  run(argv).then(
-    (code) => finish(code, process.stdout),
-    (err: unknown) => {
-      const described = describeCliError(err);
-      if (wantsJson(argv)) finish(described.code, process.stdout, JSON.stringify(described.json));
-      else finish(described.code, process.stderr, described.message);
-    },
-  );
+  Promise.resolve()
+    .then(() => {
+      tracing = setUpTracing({ serviceName: 'layers-onboarding-cli' }); // only with OTEL_EXPORTER_OTLP_ENDPOINT
+      return run(argv);
+    })
+    .then(
+      (code) => finish(code, process.stdout),
+      (err: unknown) => {
+        const described = describeCliError(err);
+        if (wantsJson(argv)) finish(described.code, process.stdout, JSON.stringify(described.json));
+        else finish(described.code, process.stderr, described.message);
+      },
+    );
 }
