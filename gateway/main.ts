@@ -1,7 +1,9 @@
 import { Connection, Client } from '@temporalio/client';
 import { OnboardingClient } from '../client/onboarding-client';
 import { dataConverterFromEnv } from '../common/codec/data-converter';
-import { ConfigError, temporalConnectionOptions } from '../common/connection';
+import { ConfigError, connectWithRetry, temporalConnectionOptions } from '../common/connection';
+import { createLogger } from '../common/logger';
+import { clientTracingInterceptors, setUpTracing } from '../common/tracing';
 import { loadGatewayConfig } from './config';
 import { CustomerService } from './customers';
 import { VisibilityAttribution } from './firehose/attribution';
@@ -14,11 +16,18 @@ import { buildGateway } from './server';
 
 export async function main(): Promise<void> {
   const config = loadGatewayConfig();
-  const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
+  // OTEL_EXPORTER_OTLP_ENDPOINT set: each request that starts or messages a workflow roots a trace.
+  setUpTracing({ serviceName: 'layers-onboarding-gateway' });
+  // Started while Temporal restarts: wait for it (one line per attempt) rather than exit.
+  const connection = await connectWithRetry(() => Connection.connect(temporalConnectionOptions(config.temporal)), {
+    target: config.temporal.address,
+    logger: createLogger(),
+  });
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,
     dataConverter: dataConverterFromEnv(),
+    interceptors: clientTracingInterceptors(),
   });
   const service = new CustomerService(new OnboardingClient(client, config.temporal.taskQueue), {
     namespace: config.temporal.namespace,
