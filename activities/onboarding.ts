@@ -1,14 +1,29 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { LayersClient, type Organization } from './layers';
+import { LayersApiError, LayersClient, type ApiKey, type MintedApiKey } from './layers';
 import type { SecretSink } from './secret-sink';
 import { callOptions, layersCall } from './layers-call';
+import { ChildOrgIndex, type OrgLike } from './child-orgs';
+import { parseOnboardingInput, type OnboardingInput, type ParseResult } from '../common/onboarding-input';
+import { idempotencyKey, uuidV5 } from '../workflows/idempotency';
 
 /** Layers keeps idempotency keys 24 hours; past 23 we stop trusting them and reconcile first. */
 export const IDEMPOTENCY_TRUST_MS = 23 * 60 * 60 * 1000;
 
+/** The largest page `GET …/credits/events` serves (the default is 25). */
+export const CREDIT_EVENT_PAGE_SIZE = 100;
+/** The largest page `GET …/api-keys` serves. */
+export const API_KEY_PAGE_SIZE = 100;
+/** Attempts of the mint activity whose secret the sink refused, before the key is revoked and the step fails. */
+export const SECRET_SINK_ATTEMPTS = 5;
+/** Org metadata key pointing at the onboarding's project (Layers has no project list to look it up in). */
+export const PROJECT_METADATA_KEY = 'onboardingProjectId';
+
 export interface OnboardingActivityDeps {
   layers: LayersClient;
   secretSink: SecretSink;
+  /** Shared by every activity of one worker; tests may pass their own to count what it reads. */
+  childIndex?: ChildOrgIndex;
 }
 
 export interface KeyedWrite {
@@ -36,6 +51,8 @@ export interface CreateChildOrgInput extends KeyedWrite {
 
 export interface MintKeyInput extends KeyedWrite {
   orgId: string;
+  /** The onboarding workflow id: keys for a rotation or a re-mint are derived from it (absent in old histories). */
+  workflowId?: string;
   externalId: string;
   name: string;
   scopes: string[];
@@ -77,22 +94,88 @@ export interface VerifyInput {
   };
 }
 
-
 function keyIsUntrusted(write: KeyedWrite): boolean {
   return Date.now() - write.keyIssuedAt > IDEMPOTENCY_TRUST_MS;
 }
 
+/** A key that still works and has not been rotated away (a rotated key stays `active` through its grace period). */
+function isLive(key: ApiKey): boolean {
+  return key.status === 'active' && !key.supersededBy && !key.revokedAt;
+}
 
-export function createOnboardingActivities({ layers, secretSink }: OnboardingActivityDeps) {
-  async function findChildByExternalId(externalId: string, workflowId: string): Promise<Organization | undefined> {
-    const matches: Organization[] = [];
-    for await (const org of layers.listAllOrganizations({}, callOptions())) {
-      if (org.status !== 'archived' && org.metadata?.externalId === externalId) matches.push(org);
+function heartbeat(details?: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    /* not in an activity */
+  }
+}
+
+/** What an earlier attempt of this same activity left in its heartbeat (the id of a key it minted). */
+function previousAttempt<T>(): T | undefined {
+  try {
+    return Context.current().info.heartbeatDetails as T | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function attempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
+}
+
+export function createOnboardingActivities({ layers, secretSink, childIndex }: OnboardingActivityDeps) {
+  const children = childIndex ?? new ChildOrgIndex(layers);
+
+  async function findChildByExternalId(externalId: string, workflowId: string): Promise<OrgLike | undefined> {
+    const matches = (await children.find(externalId)).filter((org) => org.status !== 'archived');
+    // Newest first: prefer the one this onboarding made, else the oldest (the first onboarding of this customer).
+    return (
+      matches.find((org) => org.metadata?.onboardingWorkflowId === workflowId) ?? matches[matches.length - 1]
+    );
+  }
+
+  async function listKeys(orgId: string): Promise<ApiKey[]> {
+    const keys: ApiKey[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await layers.listApiKeys(orgId, { limit: API_KEY_PAGE_SIZE, cursor }, callOptions());
+      keys.push(...page.items);
+      if (page.nextCursor === null) return keys;
+      cursor = page.nextCursor;
     }
-    return matches.find((org) => org.metadata?.onboardingWorkflowId === workflowId) ?? matches[matches.length - 1];
+  }
+
+  /** This onboarding's allocation on the child's ledger (pages of 100, newest first, heartbeating). */
+  async function findAllocation(orgId: string, workflowId: string) {
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await layers.listCreditEvents(
+        orgId,
+        { eventType: 'allocation', limit: CREDIT_EVENT_PAGE_SIZE, cursor },
+        callOptions(),
+      );
+      const ours = page.items.find((e) => e.metadata?.onboardingWorkflowId === workflowId && e.credits > 0);
+      if (ours) return ours;
+      if (page.nextCursor === null) return undefined;
+      cursor = page.nextCursor;
+      heartbeat();
+    }
   }
 
   return {
+    /**
+     * Runs as a local activity at the start of an onboarding, so that its answer is recorded in history
+     * and a replay never re-decides it with another zod or Node (see workflows/onboarding.ts).
+     */
+    async validateOnboardingInput(request: unknown): Promise<ParseResult<OnboardingInput>> {
+      return parseOnboardingInput(request);
+    },
+
     async preflight(): Promise<PreflightResult> {
       return layersCall(async () => {
         const me = await layers.whoami(callOptions());
@@ -114,7 +197,9 @@ export function createOnboardingActivities({ layers, secretSink }: OnboardingAct
       });
     },
 
-    async createChildOrganization(input: CreateChildOrgInput): Promise<{ orgId: string; reconciled: boolean }> {
+    async createChildOrganization(
+      input: CreateChildOrgInput,
+    ): Promise<{ orgId: string; reconciled: boolean }> {
       return layersCall(async () => {
         if (input.reconcile || keyIsUntrusted(input)) {
           const existing = await findChildByExternalId(input.externalId, input.workflowId);
@@ -123,7 +208,11 @@ export function createOnboardingActivities({ layers, secretSink }: OnboardingAct
         const org = await layers.createOrganization(
           {
             name: input.name,
-            metadata: { ...input.metadata, externalId: input.externalId, onboardingWorkflowId: input.workflowId },
+            metadata: {
+              ...input.metadata,
+              externalId: input.externalId,
+              onboardingWorkflowId: input.workflowId,
+            },
             ...(input.billingEmail ? { billingEmail: input.billingEmail } : {}),
           },
           callOptions({ idempotencyKey: input.idempotencyKey }),
@@ -132,38 +221,123 @@ export function createOnboardingActivities({ layers, secretSink }: OnboardingAct
       });
     },
 
-    /** The secret goes to the sink inside this activity and never leaves it. */
-    async mintChildApiKey(input: MintKeyInput): Promise<{ id: string; prefix: string; scopes: string[]; secretRef: string }> {
+    /**
+     * The secret goes to the sink inside this activity and never leaves it. Layers is the last word on
+     * which key is ours (by name; superseded, revoked and expired keys do not count):
+     * - a key younger than the idempotency window is (re)sent with the onboarding's key, so a lost
+     *   response replays the same secret; a replay of a key that has since been revoked (its secret never
+     *   reached the sink) is followed by a fresh mint under a key derived from the dead key's id;
+     * - past the window, a live key of ours that an earlier attempt of this activity minted (its id is in
+     *   the heartbeat) may never have reached the sink: it is rotated, under a key derived from its id;
+     *   a live key no attempt of this activity minted was stored by the activity that minted it (a mint
+     *   completes only after the sink has the secret) and is adopted as it is;
+     * - when the sink refuses the secret SECRET_SINK_ATTEMPTS times, the key is revoked and the step fails
+     *   non-retryably: no live key exists whose secret nobody has, and the next run mints afresh.
+     */
+    async mintChildApiKey(
+      input: MintKeyInput,
+    ): Promise<{ id: string; prefix: string; scopes: string[]; secretRef: string; adopted?: boolean }> {
       return layersCall(async () => {
-        let minted;
-        if (keyIsUntrusted(input)) {
-          // The mint's replay may be gone: reuse the key we made by rotating it, so a fresh secret reaches the sink.
-          const page = await layers.listApiKeys(input.orgId, { limit: 100 }, callOptions());
-          const ours = page.items.find((k) => k.name === input.name && k.status === 'active');
-          if (ours) minted = await layers.rotateApiKey(input.orgId, ours.id, callOptions({ idempotencyKey: input.idempotencyKey }));
+        const workflowId = input.workflowId ?? input.externalId;
+        const ours = (await listKeys(input.orgId)).filter((k) => k.name === input.name);
+        const dead = new Set(ours.filter((k) => !isLive(k)).map((k) => k.id));
+        const live = ours.filter(isLive);
+        const mintedByEarlierAttempt = previousAttempt<{ mintedKeyId?: string }>()?.mintedKeyId;
+
+        let minted: MintedApiKey | undefined;
+        if (!keyIsUntrusted(input)) {
+          minted = await layers.createApiKey(
+            input.orgId,
+            { name: input.name, scopes: input.scopes },
+            callOptions({ idempotencyKey: input.idempotencyKey }),
+          );
+        } else {
+          const adoptable = live.find((k) => k.id !== mintedByEarlierAttempt);
+          if (adoptable) {
+            return {
+              id: adoptable.id,
+              prefix: adoptable.prefix,
+              scopes: adoptable.scopes,
+              secretRef: 'stored-when-minted',
+              adopted: true,
+            };
+          }
+          const unstored = live.find((k) => k.id === mintedByEarlierAttempt);
+          if (unstored) {
+            minted = await layers.rotateApiKey(
+              input.orgId,
+              unstored.id,
+              callOptions({
+                idempotencyKey: uuidV5(`${idempotencyKey(workflowId, 'mint-key')}|rotate|${unstored.id}`),
+              }),
+            );
+          } else {
+            minted = await layers.createApiKey(
+              input.orgId,
+              { name: input.name, scopes: input.scopes },
+              callOptions({ idempotencyKey: input.idempotencyKey }),
+            );
+          }
         }
-        minted ??= await layers.createApiKey(
-          input.orgId,
-          { name: input.name, scopes: input.scopes },
-          callOptions({ idempotencyKey: input.idempotencyKey }),
-        );
-        const secretRef = await secretSink.store({
-          kind: 'api-key',
+        // A replayed mint (or rotation) of a key that was revoked since: mint again, once per dead key.
+        while (dead.has(minted.apiKey.id)) {
+          minted = await layers.createApiKey(
+            input.orgId,
+            { name: input.name, scopes: input.scopes },
+            callOptions({
+              idempotencyKey: uuidV5(`${idempotencyKey(workflowId, 'mint-key')}|reissue|${minted.apiKey.id}`),
+            }),
+          );
+        }
+        heartbeat({ mintedKeyId: minted.apiKey.id });
+        let secretRef: string;
+        try {
+          secretRef = await secretSink.store({
+            kind: 'api-key',
+            id: minted.apiKey.id,
+            secret: minted.secret,
+            organizationId: input.orgId,
+            externalId: input.externalId,
+            prefix: minted.apiKey.prefix,
+          });
+        } catch (err) {
+          const why = err instanceof Error ? err.message : String(err);
+          if (attempt() < SECRET_SINK_ATTEMPTS) {
+            throw ApplicationFailure.create({
+              type: 'SecretSinkUnavailable',
+              message: `The secret sink did not store the new key's secret: ${why}`,
+            });
+          }
+          // Nobody will ever see this secret: make sure no live key depends on it.
+          await layers.revokeApiKey(
+            input.orgId,
+            minted.apiKey.id,
+            callOptions({
+              idempotencyKey: uuidV5(`${idempotencyKey(workflowId, 'mint-key')}|revoke|${minted.apiKey.id}`),
+            }),
+          );
+          throw ApplicationFailure.create({
+            type: 'SecretSinkFailed',
+            nonRetryable: true,
+            message:
+              `The secret sink refused the new key's secret ${SECRET_SINK_ATTEMPTS} times (${why}); ` +
+              `key ${minted.apiKey.id} was revoked so that no key lives whose secret nobody has. Fix the sink and start the customer again: a fresh key is minted.`,
+            details: [{ orgId: input.orgId, revokedKeyId: minted.apiKey.id }],
+          });
+        }
+        return {
           id: minted.apiKey.id,
-          secret: minted.secret,
-          organizationId: input.orgId,
-          externalId: input.externalId,
           prefix: minted.apiKey.prefix,
-        });
-        return { id: minted.apiKey.id, prefix: minted.apiKey.prefix, scopes: minted.apiKey.scopes, secretRef };
+          scopes: minted.apiKey.scopes,
+          secretRef,
+        };
       });
     },
 
     async allocateCredits(input: AllocateInput): Promise<AllocateResult> {
       return layersCall(async () => {
         if (keyIsUntrusted(input)) {
-          const page = await layers.listCreditEvents(input.orgId, { eventType: 'allocation', limit: 100 }, callOptions());
-          const ours = page.items.find((e) => e.metadata?.onboardingWorkflowId === input.workflowId && e.credits > 0);
+          const ours = await findAllocation(input.orgId, input.workflowId);
           if (ours) {
             const wallet = await layers.getCredits(input.orgId, callOptions());
             return {
@@ -198,7 +372,11 @@ export function createOnboardingActivities({ layers, secretSink }: OnboardingAct
 
     async configureCredits(input: { orgId: string; patch: CreditConfigPatch; idempotencyKey: string }) {
       return layersCall(async () => {
-        const res = await layers.updateCreditConfig(input.orgId, input.patch, callOptions({ idempotencyKey: input.idempotencyKey }));
+        const res = await layers.updateCreditConfig(
+          input.orgId,
+          input.patch,
+          callOptions({ idempotencyKey: input.idempotencyKey }),
+        );
         return res.config;
       });
     },
@@ -212,20 +390,71 @@ export function createOnboardingActivities({ layers, secretSink }: OnboardingAct
           }
         }
         const created = await layers.createWebhookEndpoint(
-          { url: input.url, events: input.events, scope: 'all_children', description: 'Layers onboarding firehose' },
+          {
+            url: input.url,
+            events: input.events,
+            scope: 'all_children',
+            description: 'Layers onboarding firehose',
+          },
           callOptions({ idempotencyKey: input.idempotencyKey }),
         );
-        const secretRef = await secretSink.store({ kind: 'webhook-signing-secret', id: created.id, secret: created.signingSecret });
+        const secretRef = await secretSink.store({
+          kind: 'webhook-signing-secret',
+          id: created.id,
+          secret: created.signingSecret,
+        });
         return { endpointId: created.id, created: true, secretRef };
       });
     },
 
-    async createProject(input: { orgId: string; name: string; timezone: string; externalId: string; idempotencyKey: string }) {
+    /**
+     * Layers lists no projects, so the onboarding's project is remembered on the org (metadata
+     * `onboardingProjectId`, when the customer's own metadata leaves room) and looked up there by a run
+     * that cannot trust its key (`keyIssuedAt` absent: an old history, which never looked).
+     */
+    async createProject(input: {
+      orgId: string;
+      name: string;
+      timezone: string;
+      externalId: string;
+      idempotencyKey: string;
+      keyIssuedAt?: number;
+    }) {
       return layersCall(async () => {
+        if (
+          input.keyIssuedAt !== undefined &&
+          keyIsUntrusted({ idempotencyKey: input.idempotencyKey, keyIssuedAt: input.keyIssuedAt })
+        ) {
+          const org = await layers.getOrganization(input.orgId, callOptions());
+          const pointer = org.metadata?.[PROJECT_METADATA_KEY];
+          if (pointer) {
+            try {
+              const project = await layers.getProject(pointer, callOptions({ organizationId: input.orgId }));
+              if (project.customerExternalId === input.externalId)
+                return { projectId: project.id, reconciled: true };
+            } catch (err) {
+              if (!(err instanceof LayersApiError && err.status === 404)) throw err;
+            }
+          }
+        }
         const project = await layers.createProject(
           { name: input.name, timezone: input.timezone, customerExternalId: input.externalId },
           callOptions({ idempotencyKey: input.idempotencyKey, organizationId: input.orgId }),
         );
+        if (input.keyIssuedAt !== undefined) {
+          const org = await layers.getOrganization(input.orgId, callOptions());
+          const metadata = org.metadata ?? {};
+          if (
+            metadata[PROJECT_METADATA_KEY] !== project.id &&
+            (PROJECT_METADATA_KEY in metadata || Object.keys(metadata).length < 50)
+          ) {
+            await layers.updateOrganizationMetadata(
+              input.orgId,
+              { [PROJECT_METADATA_KEY]: project.id },
+              callOptions(),
+            );
+          }
+        }
         return { projectId: project.id };
       });
     },
@@ -238,7 +467,8 @@ export function createOnboardingActivities({ layers, secretSink }: OnboardingAct
         const keys = await layers.listApiKeys(orgId, { limit: 100 }, callOptions());
         const diffs: string[] = [];
         const expect = (field: string, want: unknown, got: unknown) => {
-          if (JSON.stringify(want) !== JSON.stringify(got)) diffs.push(`${field}: expected ${JSON.stringify(want)}, found ${JSON.stringify(got)}`);
+          if (JSON.stringify(want) !== JSON.stringify(got))
+            diffs.push(`${field}: expected ${JSON.stringify(want)}, found ${JSON.stringify(got)}`);
         };
         expect('name', expected.name, org.name);
         expect('metadata.externalId', expected.externalId, org.metadata?.externalId);
@@ -251,13 +481,16 @@ export function createOnboardingActivities({ layers, secretSink }: OnboardingAct
         }
         if (expected.creditConfig) {
           for (const field of ['monthlyCreditCap', 'refillThreshold', 'refillAmount'] as const) {
-            if (expected.creditConfig[field] !== undefined) expect(`creditConfig.${field}`, expected.creditConfig[field], config.config[field]);
+            if (expected.creditConfig[field] !== undefined)
+              expect(`creditConfig.${field}`, expected.creditConfig[field], config.config[field]);
           }
-          if (expected.creditConfig.refillAmount !== undefined) expect('creditConfig.autoRefillEnabled', true, config.config.autoRefillEnabled);
+          if (expected.creditConfig.refillAmount !== undefined)
+            expect('creditConfig.autoRefillEnabled', true, config.config.autoRefillEnabled);
         }
         expect('summary.creditConfig', config.config, org.summary.creditConfig);
         if (org.summary.balance < 0) diffs.push(`summary.balance: negative (${org.summary.balance})`);
-        if (expected.projectId && org.summary.projectCount < 1) diffs.push('summary.projectCount: expected at least 1, found 0');
+        if (expected.projectId && org.summary.projectCount < 1)
+          diffs.push('summary.projectCount: expected at least 1, found 0');
         if (diffs.length) {
           throw ApplicationFailure.create({
             type: 'OnboardingVerificationFailed',
