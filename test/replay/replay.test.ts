@@ -5,6 +5,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { recordedTemporalCli } from '../../scripts/temporal-cli';
 import { acmeCoffee, startOnboardingTestEnv } from '../helpers/onboarding-env';
+import { eventually } from '../helpers/temporal';
 import { isoIn, onboarded, untilState } from '../lifecycle/helpers';
 import { onboardingWorkflowId, customerWorkflowId } from '../../common/ids';
 import { offboardingWorkflowId, suspendWorkflowId } from '../../common/ids';
@@ -29,12 +30,53 @@ const scenarios: Record<string, Scenario> = {
     return {
       workflowId,
       close: () => env.close(),
-      run: (fn) => env.run(async () => {
-        await env.crm.start(request);
-        await env.crm.result(request.customer.externalId);
-        return fn();
-      }),
+      run: (fn) =>
+        env.run(async () => {
+          await env.crm.start(request);
+          await env.crm.result(request.customer.externalId);
+          return fn();
+        }),
       fetch: async () => showHistory(workflowId),
+    };
+  },
+  // Issue 11's shape: validation recorded once (local activity), look-ups before writes, behind
+  // patched('onboarding-exactly-once-v2').
+  'onboarding-exactly-once-v2': async () => {
+    const env = await startOnboardingTestEnv();
+    const request = acmeCoffee(`acme-coffee-v2-${Date.now().toString(36)}`);
+    const workflowId = onboardingWorkflowId(request.customer.externalId);
+    return {
+      workflowId,
+      close: () => env.close(),
+      run: (fn) =>
+        env.run(async () => {
+          await env.crm.start(request);
+          await env.crm.result(request.customer.externalId);
+          return fn();
+        }),
+      fetch: async () => showHistory(workflowId),
+    };
+  },
+  // A funds wait that continues-as-new: the first run (ending in ContinueAsNew) is stored.
+  'onboarding-funds-wait-continued': async () => {
+    const env = await startOnboardingTestEnv({ emulator: { parentCredits: 1000 } });
+    const request = acmeCoffee(`acme-coffee-wait-${Date.now().toString(36)}`);
+    const workflowId = onboardingWorkflowId(request.customer.externalId);
+    let firstRunId = '';
+    return {
+      workflowId,
+      close: () => env.close(),
+      run: (fn) =>
+        env.run(async () => {
+          await env.crm.start(request, { timing: { fundsRecheckMs: 100, waitRoundsPerRun: 2 } });
+          const handle = env.temporal.client.workflow.getHandle(workflowId);
+          firstRunId = await eventually(async () => (await handle.describe()).runId);
+          await eventually(async () => (await handle.describe()).runId !== firstRunId);
+          await env.control.topUp(10_000);
+          await env.crm.result(request.customer.externalId);
+          return fn();
+        }),
+      fetch: async () => showHistory(workflowId, firstRunId),
     };
   },
   // The customer workflow through a timed pause, an explicit pause and resume, a churn with a drain and
@@ -56,7 +98,11 @@ function lifecycleScenario(pick: (externalId: string) => string): Scenario {
       run: (fn) =>
         env.run(async () => {
           const { result } = await onboarded(env, externalId);
-          await env.crm.pauseAndWait(externalId, { reason: 'trial pause', until: isoIn(1_000), eventId: 'recorded-1' });
+          await env.crm.pauseAndWait(externalId, {
+            reason: 'trial pause',
+            until: isoIn(1_000),
+            eventId: 'recorded-1',
+          });
           await untilState(env, externalId, 'active');
           await env.crm.pauseAndWait(externalId, { reason: 'invoice overdue', eventId: 'recorded-2' });
           await env.crm.resume(externalId, { reason: 'paid', eventId: 'recorded-3' });
@@ -73,11 +119,24 @@ function lifecycleScenario(pick: (externalId: string) => string): Scenario {
 }
 
 /** The CLI's JSON is the format historyFromJSON reads. */
-function showHistory(workflowId: string): string {
-  return execFileSync(recordedTemporalCli()!, [
-    'workflow', 'show', '--workflow-id', workflowId, '--output', 'json',
-    '--address', process.env.TEST_TEMPORAL_ADDRESS!, '--namespace', process.env.TEST_TEMPORAL_NAMESPACE ?? 'default',
-  ], { encoding: 'utf8' });
+function showHistory(workflowId: string, runId?: string): string {
+  return execFileSync(
+    recordedTemporalCli()!,
+    [
+      'workflow',
+      'show',
+      '--workflow-id',
+      workflowId,
+      ...(runId ? ['--run-id', runId] : []),
+      '--output',
+      'json',
+      '--address',
+      process.env.TEST_TEMPORAL_ADDRESS!,
+      '--namespace',
+      process.env.TEST_TEMPORAL_NAMESPACE ?? 'default',
+    ],
+    { encoding: 'utf8' },
+  );
 }
 
 const record = process.env.RECORD_HISTORIES === '1';
@@ -100,7 +159,9 @@ describe('recorded histories replay against the current workflow code', () => {
   const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
 
   test('there are recorded histories for every scenario', () => {
-    expect(files.map((f) => f.replace(/\.json$/, '')).sort()).toEqual(expect.arrayContaining(Object.keys(scenarios).sort()));
+    expect(files.map((f) => f.replace(/\.json$/, '')).sort()).toEqual(
+      expect.arrayContaining(Object.keys(scenarios).sort()),
+    );
   });
 
   test('every recorded history replays without non-determinism', async () => {
@@ -109,10 +170,15 @@ describe('recorded histories replay against the current workflow code', () => {
       history: historyFromJSON(JSON.parse(readFileSync(path.join(DIR, file), 'utf8'))),
     }));
     const outcomes: Array<{ workflowId: string; error?: unknown }> = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } }, histories)) {
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } },
+      histories,
+    )) {
       outcomes.push({ workflowId: result.workflowId, error: result.error });
     }
     expect(outcomes).toHaveLength(files.length);
-    expect(outcomes.filter((o) => o.error).map((o) => `${o.workflowId}: ${(o.error as Error).message}`)).toEqual([]);
+    expect(
+      outcomes.filter((o) => o.error).map((o) => `${o.workflowId}: ${(o.error as Error).message}`),
+    ).toEqual([]);
   });
 });
