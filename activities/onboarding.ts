@@ -442,17 +442,11 @@ export function createOnboardingActivities({ layers, secretSink, childIndex }: O
           callOptions({ idempotencyKey: input.idempotencyKey, organizationId: input.orgId }),
         );
         if (input.keyIssuedAt !== undefined) {
-          const org = await layers.getOrganization(input.orgId, callOptions());
-          const metadata = org.metadata ?? {};
-          if (
-            metadata[PROJECT_METADATA_KEY] !== project.id &&
-            (PROJECT_METADATA_KEY in metadata || Object.keys(metadata).length < 50)
-          ) {
-            await layers.updateOrganizationMetadata(
-              input.orgId,
-              { [PROJECT_METADATA_KEY]: project.id },
-              callOptions(),
-            );
+          try {
+            await layers.updateOrganizationMetadata(input.orgId, { [PROJECT_METADATA_KEY]: project.id }, callOptions());
+          } catch (err) {
+            // 422: the customer's own metadata leaves no room (Layers allows 50 keys); the pointer is an aid, not a must.
+            if (!(err instanceof LayersApiError && err.status === 422)) throw err;
           }
         }
         return { projectId: project.id };

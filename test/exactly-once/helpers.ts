@@ -32,7 +32,9 @@ export async function firstRunFailsAfterMoneyMoved(
   try {
     await env.crm.start(request, { timing: { retryMaxIntervalMs: 1000 } });
     const err = await env.crm.result(externalId).catch((e: unknown) => e);
-    expect(String((err as Error).cause?.message ?? err)).toMatch(/credit-config|refused by the test/);
+    expect(String(((err as Error).cause as Error | undefined)?.message ?? err)).toMatch(
+      /credit-config|refused by the test/,
+    );
     await closed(env, customerWorkflowId(externalId));
   } finally {
     await env.control.clearFaults();

@@ -33,8 +33,10 @@ describe('secret sink down', () => {
     });
     await broken.runUntil(async () => {
       await env.crm.start(request, { timing: { retryMaxIntervalMs: 1000 } });
-      const err = await env.crm.result(externalId).catch((e: unknown) => e as Error);
-      expect(String(err.cause?.message)).toMatch(/secret sink refused the new key's secret .* was revoked/);
+      const err = (await env.crm.result(externalId).catch((e: unknown) => e)) as Error;
+      expect(String((err.cause as Error | undefined)?.message)).toMatch(
+        /secret sink refused the new key's secret .* was revoked/,
+      );
       await closed(env, customerWorkflowId(externalId));
     });
     expect(refused).toBe(SECRET_SINK_ATTEMPTS);
