@@ -120,6 +120,15 @@ function previousAttempt<T>(): T | undefined {
   }
 }
 
+/** When the first attempt of this activity was scheduled (now, outside an activity). */
+function activityScheduledAt(): number {
+  try {
+    return Context.current().info.scheduledTimestampMs;
+  } catch {
+    return Date.now();
+  }
+}
+
 function attempt(): number {
   try {
     return Context.current().info.attempt;
@@ -201,10 +210,16 @@ export function createOnboardingActivities({ layers, secretSink, childIndex }: O
       input: CreateChildOrgInput,
     ): Promise<{ orgId: string; reconciled: boolean }> {
       return layersCall(async () => {
-        if (input.reconcile || keyIsUntrusted(input)) {
+        // An earlier attempt of this activity that sent the create (its response lost): repeat it with the
+        // same key, which Layers replays, so the org counts as made by this run and not by an earlier one.
+        const earlier = previousAttempt<{ creating?: boolean }>();
+        const sentHereRecently =
+          earlier?.creating === true && Date.now() - activityScheduledAt() < IDEMPOTENCY_TRUST_MS;
+        if ((input.reconcile || keyIsUntrusted(input)) && !sentHereRecently) {
           const existing = await findChildByExternalId(input.externalId, input.workflowId);
           if (existing) return { orgId: existing.id, reconciled: true };
         }
+        heartbeat({ creating: true });
         const org = await layers.createOrganization(
           {
             name: input.name,
@@ -242,17 +257,34 @@ export function createOnboardingActivities({ layers, secretSink, childIndex }: O
         const ours = (await listKeys(input.orgId)).filter((k) => k.name === input.name);
         const dead = new Set(ours.filter((k) => !isLive(k)).map((k) => k.id));
         const live = ours.filter(isLive);
-        const mintedByEarlierAttempt = previousAttempt<{ mintedKeyId?: string }>()?.mintedKeyId;
-
-        let minted: MintedApiKey | undefined;
-        if (!keyIsUntrusted(input)) {
-          minted = await layers.createApiKey(
+        // What earlier attempts of this activity did, from their heartbeats: a call whose response was lost
+        // must be repeated with the same key (Layers replays it, secret included), never answered by adoption.
+        const earlier =
+          previousAttempt<{ minting?: boolean; rotating?: string; mintedKeyId?: string }>() ?? {};
+        const sentHereRecently =
+          earlier.minting === true && Date.now() - activityScheduledAt() < IDEMPOTENCY_TRUST_MS;
+        const rotateKey = (keyId: string) =>
+          uuidV5(`${idempotencyKey(workflowId, 'mint-key')}|rotate|${keyId}`);
+        // Every heartbeat carries all this attempt did so far (a later one replaces the earlier details).
+        const progress: { minting?: boolean; rotating?: string; mintedKeyId?: string } = {};
+        const create = async () => {
+          heartbeat(Object.assign(progress, { minting: true }));
+          return layers.createApiKey(
             input.orgId,
             { name: input.name, scopes: input.scopes },
             callOptions({ idempotencyKey: input.idempotencyKey }),
           );
-        } else {
-          const adoptable = live.find((k) => k.id !== mintedByEarlierAttempt);
+        };
+        const rotate = async (keyId: string) => {
+          heartbeat(Object.assign(progress, { rotating: keyId }));
+          return layers.rotateApiKey(input.orgId, keyId, callOptions({ idempotencyKey: rotateKey(keyId) }));
+        };
+
+        let minted: MintedApiKey;
+        if (earlier.rotating) minted = await rotate(earlier.rotating);
+        else if (!keyIsUntrusted(input) || sentHereRecently) minted = await create();
+        else {
+          const adoptable = live.find((k) => k.id !== earlier.mintedKeyId);
           if (adoptable) {
             return {
               id: adoptable.id,
@@ -262,22 +294,8 @@ export function createOnboardingActivities({ layers, secretSink, childIndex }: O
               adopted: true,
             };
           }
-          const unstored = live.find((k) => k.id === mintedByEarlierAttempt);
-          if (unstored) {
-            minted = await layers.rotateApiKey(
-              input.orgId,
-              unstored.id,
-              callOptions({
-                idempotencyKey: uuidV5(`${idempotencyKey(workflowId, 'mint-key')}|rotate|${unstored.id}`),
-              }),
-            );
-          } else {
-            minted = await layers.createApiKey(
-              input.orgId,
-              { name: input.name, scopes: input.scopes },
-              callOptions({ idempotencyKey: input.idempotencyKey }),
-            );
-          }
+          const unstored = live.find((k) => k.id === earlier.mintedKeyId);
+          minted = unstored ? await rotate(unstored.id) : await create();
         }
         // A replayed mint (or rotation) of a key that was revoked since: mint again, once per dead key.
         while (dead.has(minted.apiKey.id)) {
@@ -289,7 +307,7 @@ export function createOnboardingActivities({ layers, secretSink, childIndex }: O
             }),
           );
         }
-        heartbeat({ mintedKeyId: minted.apiKey.id });
+        heartbeat(Object.assign(progress, { mintedKeyId: minted.apiKey.id }));
         let secretRef: string;
         try {
           secretRef = await secretSink.store({
@@ -443,7 +461,11 @@ export function createOnboardingActivities({ layers, secretSink, childIndex }: O
         );
         if (input.keyIssuedAt !== undefined) {
           try {
-            await layers.updateOrganizationMetadata(input.orgId, { [PROJECT_METADATA_KEY]: project.id }, callOptions());
+            await layers.updateOrganizationMetadata(
+              input.orgId,
+              { [PROJECT_METADATA_KEY]: project.id },
+              callOptions(),
+            );
           } catch (err) {
             // 422: the customer's own metadata leaves no room (Layers allows 50 keys); the pointer is an aid, not a must.
             if (!(err instanceof LayersApiError && err.status === 422)) throw err;
