@@ -15,7 +15,7 @@ export const CREDIT_EVENT_PAGE_SIZE = 100;
 /** The largest page `GET …/api-keys` serves. */
 export const API_KEY_PAGE_SIZE = 100;
 /** Attempts of the mint activity whose secret the sink refused, before the key is revoked and the step fails. */
-export const SECRET_SINK_ATTEMPTS = 5;
+export const SECRET_SINK_ATTEMPTS = 10;
 /** Org metadata key pointing at the onboarding's project (Layers has no project list to look it up in). */
 export const PROJECT_METADATA_KEY = 'onboardingProjectId';
 
