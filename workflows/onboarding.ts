@@ -175,6 +175,7 @@ export async function onboardCustomer(
     ? carried.issuedFloor
     : (options.firstIssuedAt ?? (isResetRun ? 0 : undefined));
   let firstIssuedAt: number | undefined = carried ? carried.firstIssuedAt : options.firstIssuedAt;
+  if (firstIssuedAt !== undefined) status.firstIssuedAt = firstIssuedAt;
   const keyFor = (name: string, generation = 0) => {
     const id = `${name}#${generation}`;
     if (!keyIssuedAt.has(id))
