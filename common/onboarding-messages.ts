@@ -29,7 +29,12 @@ export interface OnboardingResult {
   allocated: number;
   balance: number;
   available: number;
-  creditConfig: { monthlyCreditCap: number | null; refillThreshold: number | null; refillAmount: number | null; autoRefillEnabled: boolean };
+  creditConfig: {
+    monthlyCreditCap: number | null;
+    refillThreshold: number | null;
+    refillAmount: number | null;
+    autoRefillEnabled: boolean;
+  };
   firehoseEndpointId?: string;
   projectId?: string;
   verified: true;
@@ -45,15 +50,50 @@ export interface OnboardingStatus {
   steps: StepStatus[];
   result?: OnboardingResult;
   error?: string;
+  /**
+   * When this onboarding identity (`onboarding/<externalId>`) first wrote to Layers, as far as this run
+   * can prove (epoch ms); absent while it cannot (an earlier run it knows nothing about may have written).
+   */
+  firstIssuedAt?: number;
 }
 
 export const onboardingStatusQuery = defineQuery<OnboardingStatus>('status');
 /** The partner topped up its parent wallet: re-try an allocation that was short of funds now. */
 export const parentFundedSignal = defineSignal('parentFunded');
 
+/**
+ * What an onboarding carries into its next run when it continues-as-new during a long wait: the
+ * validated input (validated once, never again), what the steps produced, the allocation's key
+ * generation and when each idempotency key was first sent, so that the keys keep their identity.
+ */
+export interface OnboardingContinuation {
+  input: unknown;
+  steps: StepStatus[];
+  firstIssuedAt?: number;
+  keyIssuedAt: Record<string, number>;
+  /** Keys first sent before this instant cannot be proven younger than the window (0: none can). */
+  issuedFloor?: number;
+  allocateGeneration: number;
+  orgId?: string;
+  apiKey?: { id: string; prefix: string; scopes: string[] };
+  allocation?: { transferId: string; allocated: number };
+  firehoseEndpointId?: string;
+  projectId?: string;
+  runs: number;
+}
+
 export interface OnboardingOptions {
   /** Look for an existing child with this externalId before creating one (set when re-running a failed onboarding). */
   reconcile?: boolean;
+  /**
+   * When this customer's onboarding identity first wrote to Layers (epoch ms), carried by the customer
+   * workflow from an earlier run (the onboarding reports it in its failure details and status). Given
+   * and younger than ~23 h, the run trusts its idempotency keys and writes directly; absent, the run
+   * cannot prove its keys are young and every step looks on Layers before it writes.
+   */
+  firstIssuedAt?: number;
+  /** Set only by the onboarding itself when it continues-as-new. */
+  continued?: OnboardingContinuation;
   /** How long to wait between checks while blocked; tests shorten these. */
   timing?: {
     killSwitchBackoffMs?: { initial: number; max: number };
@@ -62,5 +102,7 @@ export interface OnboardingOptions {
     activityTimeoutMs?: number;
     /** Cap on the backoff between attempts of one Layers call. */
     retryMaxIntervalMs?: number;
+    /** Re-checks of a funds or kill-switch wait before the onboarding continues-as-new (default 400). */
+    waitRoundsPerRun?: number;
   };
 }

@@ -3,9 +3,11 @@ import {
   ApplicationFailure,
   type ActivityOptions,
   condition,
+  continueAsNew,
   getExternalWorkflowHandle,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -18,15 +20,25 @@ import {
   ONBOARDING_STEPS,
   onboardingStatusQuery,
   parentFundedSignal,
+  type OnboardingContinuation,
   type OnboardingOptions,
   type OnboardingResult,
   type OnboardingStatus,
   type OnboardingStepName,
   type StepStatus,
 } from '../common/onboarding-messages';
-import { parseOnboardingInput, type OnboardingInput, type OnboardingRequest } from '../common/onboarding-input';
+import {
+  parseOnboardingInput,
+  type OnboardingInput,
+  type OnboardingRequest,
+} from '../common/onboarding-input';
 import { layersReadQueue, layersWriteQueue } from '../common/ids';
-import { LayersCustomerId, LayersLifecycleState, LayersOnboardingStep, LayersOrgId } from '../common/search-attributes';
+import {
+  LayersCustomerId,
+  LayersLifecycleState,
+  LayersOnboardingStep,
+  LayersOrgId,
+} from '../common/search-attributes';
 import { WorkflowFailureType } from '../common/failure-types';
 import { orgCreatedSignal, stopOnboardingSignal } from './internal-messages';
 
@@ -38,21 +50,53 @@ function describeSteps(status: OnboardingStatus): string {
   }`;
 }
 
-export async function onboardCustomer(request: OnboardingRequest, options: OnboardingOptions = {}): Promise<OnboardingResult> {
-  const parsed = parseOnboardingInput(request);
-  if (!parsed.ok) {
-    throw ApplicationFailure.create({
-      type: WorkflowFailureType.invalidOnboardingInput,
-      nonRetryable: true,
-      message: `Invalid onboarding input: ${parsed.errors.join('; ')}`,
-    });
+/**
+ * Runs that began with this patch validate their input once, in a local activity whose answer is
+ * recorded in history, and continue-as-new during long waits. Validation uses zod and `Intl` (time
+ * zones): a library or Node upgrade may change an answer, and a workflow that re-validated on replay
+ * would then take another branch than the one it recorded. Recorded, the decision is the one made
+ * when the run started, forever; a run that continues-as-new carries the validated input and never
+ * validates again. Runs recorded before the patch keep validating inline, as they did.
+ */
+const EXACTLY_ONCE_PATCH = 'onboarding-exactly-once-v2';
+
+const validation = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 3 },
+});
+
+function invalidInput(errors: string[]): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: WorkflowFailureType.invalidOnboardingInput,
+    nonRetryable: true,
+    message: `Invalid onboarding input: ${errors.join('; ')}`,
+  });
+}
+
+export async function onboardCustomer(
+  request: OnboardingRequest,
+  options: OnboardingOptions = {},
+): Promise<OnboardingResult> {
+  const carried: OnboardingContinuation | undefined = options.continued;
+  const v2 = patched(EXACTLY_ONCE_PATCH);
+  let input: OnboardingInput;
+  if (carried) input = carried.input as OnboardingInput;
+  else if (v2) {
+    const parsed = await validation.validateOnboardingInput(request);
+    if (!parsed.ok) throw invalidInput(parsed.errors);
+    input = parsed.value;
+  } else {
+    const parsed = parseOnboardingInput(request);
+    if (!parsed.ok) throw invalidInput(parsed.errors);
+    input = parsed.value;
   }
-  const input: OnboardingInput = parsed.value;
   const { workflowId, taskQueue } = workflowInfo();
   const baseOptions: ActivityOptions = {
     ...activityOptions,
     ...(options.timing?.activityTimeoutMs ? { startToCloseTimeout: options.timing.activityTimeoutMs } : {}),
-    ...(options.timing?.retryMaxIntervalMs ? { retry: { ...activityOptions.retry, maximumInterval: options.timing.retryMaxIntervalMs } } : {}),
+    ...(options.timing?.retryMaxIntervalMs
+      ? { retry: { ...activityOptions.retry, maximumInterval: options.timing.retryMaxIntervalMs } }
+      : {}),
   };
   const writeOptions: ActivityOptions = { ...baseOptions, taskQueue: layersWriteQueue(taskQueue) };
   const readOptions: ActivityOptions = { ...baseOptions, taskQueue: layersReadQueue(taskQueue) };
@@ -61,11 +105,22 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
   const externalId = input.customer.externalId;
   const killSwitchBackoff = options.timing?.killSwitchBackoffMs ?? { initial: 5_000, max: 300_000 };
   const fundsRecheckMs = options.timing?.fundsRecheckMs ?? 300_000;
+  const waitRoundsPerRun = options.timing?.waitRoundsPerRun ?? 400;
+  // Look-ups page through every child or ledger event and heartbeat as they go: give them time, and
+  // notice a dead worker by its silence instead of by a short start-to-close timeout.
+  const lookupOptions: ActivityOptions = {
+    ...writeOptions,
+    startToCloseTimeout: '15 minutes',
+    heartbeatTimeout: options.timing?.activityTimeoutMs ?? '30 seconds',
+  };
 
   const status: OnboardingStatus = {
     externalId,
     state: 'running',
-    steps: ONBOARDING_STEPS.map((name): StepStatus => ({ name, state: 'pending' })),
+    steps: carried
+      ? carried.steps.map((s) => ({ ...s }))
+      : ONBOARDING_STEPS.map((name): StepStatus => ({ name, state: 'pending' })),
+    ...(carried?.orgId ? { orgId: carried.orgId } : {}),
   };
   let fundedSignals = 0;
   setHandler(onboardingStatusQuery, () => status);
@@ -107,13 +162,70 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
   };
 
   // Keys keep the time they were first sent, so a step resumed after a day-long outage knows not to trust them.
-  const keyIssuedAt = new Map<string, number>();
+  // The same onboarding identity (`onboarding/<externalId>`: same keys) may have written in an earlier run,
+  // so a key is never younger than the first write this run can prove: `options.firstIssuedAt` (carried by
+  // the customer workflow), else nothing is provable once Layers shows an earlier run's org (floor 0), and a
+  // reset run (its run id differs from the one its start event recorded) may re-send keys the original run
+  // sent after the reset point, long ago.
+  const keyIssuedAt = new Map<string, number>(Object.entries(carried?.keyIssuedAt ?? {}));
+  const isResetRun =
+    workflowInfo().runId !== workflowInfo().originalExecutionRunId &&
+    !workflowInfo().continuedFromExecutionRunId;
+  let issuedFloor: number | undefined = carried
+    ? carried.issuedFloor
+    : (options.firstIssuedAt ?? (isResetRun ? 0 : undefined));
+  let firstIssuedAt: number | undefined = carried ? carried.firstIssuedAt : options.firstIssuedAt;
+  if (firstIssuedAt !== undefined) status.firstIssuedAt = firstIssuedAt;
   const keyFor = (name: string, generation = 0) => {
     const id = `${name}#${generation}`;
-    if (!keyIssuedAt.has(id)) keyIssuedAt.set(id, Date.now());
-    return { idempotencyKey: idempotencyKey(workflowId, name, generation), keyIssuedAt: keyIssuedAt.get(id)! };
+    if (!keyIssuedAt.has(id))
+      keyIssuedAt.set(id, v2 && issuedFloor !== undefined ? Math.min(Date.now(), issuedFloor) : Date.now());
+    return {
+      idempotencyKey: idempotencyKey(workflowId, name, generation),
+      keyIssuedAt: keyIssuedAt.get(id)!,
+    };
   };
   const write = (summary: string): ActivityOptions => ({ ...writeOptions, summary });
+  const lookThenWrite = (summary: string): ActivityOptions =>
+    v2 ? { ...lookupOptions, summary } : write(summary);
+
+  // What the steps produced, so that a continued run skips them.
+  const done: Omit<
+    OnboardingContinuation,
+    'input' | 'steps' | 'keyIssuedAt' | 'runs' | 'allocateGeneration' | 'issuedFloor' | 'firstIssuedAt'
+  > = {
+    ...(carried?.orgId ? { orgId: carried.orgId } : {}),
+    ...(carried?.apiKey ? { apiKey: carried.apiKey } : {}),
+    ...(carried?.allocation ? { allocation: carried.allocation } : {}),
+    ...(carried?.firehoseEndpointId ? { firehoseEndpointId: carried.firehoseEndpointId } : {}),
+    ...(carried?.projectId ? { projectId: carried.projectId } : {}),
+  };
+  const isDone = (name: OnboardingStepName) =>
+    carried !== undefined &&
+    step(name).state !== 'pending' &&
+    step(name).state !== 'running' &&
+    step(name).state !== 'waiting';
+  let generation = carried?.allocateGeneration ?? 0;
+  let waitRounds = 0;
+  /** A long wait adds events every round: past a bound (or when Temporal suggests it), start afresh with the same keys. */
+  async function continueIfHistoryLong(): Promise<void> {
+    if (!v2) return;
+    waitRounds++;
+    if (waitRounds < waitRoundsPerRun && !workflowInfo().continueAsNewSuggested) return;
+    await continueAsNew<typeof onboardCustomer>(request, {
+      ...options,
+      continued: {
+        input,
+        steps: status.steps,
+        firstIssuedAt,
+        issuedFloor,
+        keyIssuedAt: Object.fromEntries(keyIssuedAt),
+        allocateGeneration: generation,
+        ...done,
+        runs: (carried?.runs ?? 0) + 1,
+      },
+    });
+  }
   const read = (summary: string): ActivityOptions => ({ ...readOptions, summary });
 
   async function waitWhileKillSwitchOn(name: OnboardingStepName): Promise<void> {
@@ -128,6 +240,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
       const check = await reads.preflight.executeWithOptions(read('Re-check the kill switch'), []);
       if (!check.blocked) break;
       backoff = Math.min(backoff * 2, killSwitchBackoff.max);
+      await continueIfHistoryLong();
     }
     status.state = 'running';
     status.waitingFor = undefined;
@@ -135,7 +248,11 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
   }
 
   /** Runs one step; a kill switch parks it durably and runs it again once cleared. */
-  async function runStep<T>(name: OnboardingStepName, body: () => Promise<T>, describe: (value: T) => string): Promise<T> {
+  async function runStep<T>(
+    name: OnboardingStepName,
+    body: () => Promise<T>,
+    describe: (value: T) => string,
+  ): Promise<T> {
     stopIfRequested();
     mark(name, 'running');
     for (;;) {
@@ -154,85 +271,138 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
   }
 
   try {
-    await runStep(
-      'preflight',
-      async () => {
-        const first = await reads.preflight.executeWithOptions(read('whoami: check org:admin and the kill switch'), []);
-        if (first.blocked) {
-          await waitWhileKillSwitchOn('preflight');
-        }
-        return first;
-      },
-      (p) => `tier ${p.rateLimitTier}`,
-    );
+    if (!isDone('preflight')) {
+      await runStep(
+        'preflight',
+        async () => {
+          const first = await reads.preflight.executeWithOptions(
+            read('whoami: check org:admin and the kill switch'),
+            [],
+          );
+          if (first.blocked) {
+            await waitWhileKillSwitchOn('preflight');
+          }
+          return first;
+        },
+        (p) => `tier ${p.rateLimitTier}`,
+      );
+    }
 
-    const { orgId } = await runStep(
-      'create-org',
-      () =>
-        writes.createChildOrganization.executeWithOptions(write(`Create the child org for ${externalId}`), [
-          {
-            ...keyFor('create-org'),
-            workflowId,
-            externalId,
-            name: input.customer.name,
-            metadata: input.customer.metadata,
-            billingEmail: input.customer.billingEmail,
-            reconcile: options.reconcile,
-          },
-        ]),
-      (r) => (r.reconciled ? `${r.orgId} (found existing)` : r.orgId),
-    );
-    status.orgId = orgId;
-    publish('create-org');
-    const parent = workflowInfo().parent;
-    if (parent) await getExternalWorkflowHandle(parent.workflowId).signal(orgCreatedSignal, { orgId });
+    let orgId: string;
+    if (done.orgId) orgId = done.orgId;
+    else {
+      const provablyYoung = firstIssuedAt !== undefined;
+      ({ orgId } = await runStep(
+        'create-org',
+        async () => {
+          const created = await writes.createChildOrganization.executeWithOptions(
+            lookThenWrite(`Create the child org for ${externalId}`),
+            [
+              {
+                ...keyFor('create-org'),
+                workflowId,
+                externalId,
+                name: input.customer.name,
+                metadata: input.customer.metadata,
+                billingEmail: input.customer.billingEmail,
+                // Without a proof that this identity first wrote recently, an earlier run (failed, reset, or gone
+                // from Temporal) may have made the org: look first (the worker's child index keeps this cheap).
+                reconcile: options.reconcile || (v2 && !provablyYoung),
+              },
+            ],
+          );
+          if (v2) {
+            // An org an earlier run made: the keys of every later step may be past the window.
+            if (created.reconciled && !provablyYoung) issuedFloor = 0;
+            firstIssuedAt ??= created.reconciled ? undefined : Date.now();
+            status.firstIssuedAt = firstIssuedAt;
+          }
+          return created;
+        },
+        (r) => (r.reconciled ? `${r.orgId} (found existing)` : r.orgId),
+      ));
+      done.orgId = orgId;
+      status.orgId = orgId;
+      publish('create-org');
+      const parent = workflowInfo().parent;
+      if (parent) await getExternalWorkflowHandle(parent.workflowId).signal(orgCreatedSignal, { orgId });
+    }
 
     const keyName = input.apiKey.name ?? `${externalId}-integration`.slice(0, 120);
-    const apiKey = await runStep(
-      'mint-key',
-      () =>
-        writes.mintChildApiKey.executeWithOptions(write(`Mint the child API key for ${externalId}`), [
-          { ...keyFor('mint-key'), orgId, externalId, name: keyName, scopes: input.apiKey.scopes },
-        ]),
-      (k) => `${k.id} (${k.prefix}…)`,
-    );
+    const apiKey =
+      done.apiKey ??
+      (await runStep(
+        'mint-key',
+        () =>
+          writes.mintChildApiKey.executeWithOptions(
+            lookThenWrite(`Mint the child API key for ${externalId}`),
+            [
+              {
+                ...keyFor('mint-key'),
+                orgId,
+                externalId,
+                name: keyName,
+                scopes: input.apiKey.scopes,
+                ...(v2 ? { workflowId } : {}),
+              },
+            ],
+          ),
+        (k) => `${k.id} (${k.prefix}…)${'adopted' in k && k.adopted ? ' (found existing)' : ''}`,
+      ));
+    done.apiKey = { id: apiKey.id, prefix: apiKey.prefix, scopes: apiKey.scopes };
 
-    let generation = 0;
-    const allocation = await runStep(
-      'allocate-credits',
-      async () => {
-        for (;;) {
-          try {
-            return await writes.allocateCredits.executeWithOptions(write(`Allocate ${input.credits} credits to ${externalId}`), [
-              { ...keyFor('allocate-credits', generation), orgId, workflowId, externalId, credits: input.credits },
-            ]);
-          } catch (err) {
-            if (failureType(err) !== 'LayersInsufficientFundsError') throw err;
-          }
-          // A stored 402 replays as 402, so once the wallet is topped up the next attempt needs a new key;
-          // the 402 moved nothing, so the new key cannot fund twice.
-          status.state = 'waiting';
-          status.waitingFor = 'waiting for funds';
-          mark('allocate-credits', 'waiting', `waiting for funds: parent wallet short of ${input.credits}`);
-          publish('waiting-for-funds');
+    if (carried && step('allocate-credits').state === 'waiting') generation++;
+    const allocation =
+      done.allocation ??
+      (await runStep(
+        'allocate-credits',
+        async () => {
           for (;;) {
-            const seen = fundedSignals;
-            await condition(() => fundedSignals > seen || stopRequested !== undefined, fundsRecheckMs);
-            stopIfRequested();
-            if (fundedSignals > seen) break;
-            const parent = await reads.preflight.executeWithOptions(read('Re-check the parent wallet'), []);
-            if (parent.creditBalance >= input.credits) break;
+            try {
+              return await writes.allocateCredits.executeWithOptions(
+                lookThenWrite(`Allocate ${input.credits} credits to ${externalId}`),
+                [
+                  {
+                    ...keyFor('allocate-credits', generation),
+                    orgId,
+                    workflowId,
+                    externalId,
+                    credits: input.credits,
+                  },
+                ],
+              );
+            } catch (err) {
+              if (failureType(err) !== 'LayersInsufficientFundsError') throw err;
+            }
+            // A stored 402 replays as 402, so once the wallet is topped up the next attempt needs a new key;
+            // the 402 moved nothing, so the new key cannot fund twice.
+            status.state = 'waiting';
+            status.waitingFor = 'waiting for funds';
+            mark('allocate-credits', 'waiting', `waiting for funds: parent wallet short of ${input.credits}`);
+            publish('waiting-for-funds');
+            for (;;) {
+              const seen = fundedSignals;
+              await condition(() => fundedSignals > seen || stopRequested !== undefined, fundsRecheckMs);
+              stopIfRequested();
+              if (fundedSignals > seen) break;
+              const parent = await reads.preflight.executeWithOptions(read('Re-check the parent wallet'), []);
+              if (parent.creditBalance >= input.credits) break;
+              await continueIfHistoryLong();
+            }
+            generation++;
+            status.state = 'running';
+            status.waitingFor = undefined;
+            mark('allocate-credits', 'running');
           }
-          generation++;
-          status.state = 'running';
-          status.waitingFor = undefined;
-          mark('allocate-credits', 'running');
-        }
-      },
-      (a) => `${a.transferId}: ${a.allocated} credits${a.replayed ? ' (replayed)' : ''}`,
-    );
+        },
+        (a) =>
+          `${a.transferId}: ${a.allocated} credits${a.replayed ? ' (replayed)' : ''}${a.reconciled ? ' (found on the ledger)' : ''}`,
+      ));
+    done.allocation = { transferId: allocation.transferId, allocated: allocation.allocated };
 
-    if (input.creditConfig) {
+    if (isDone('credit-config')) {
+      /* done before this run continued */
+    } else if (input.creditConfig) {
       const patch = input.creditConfig;
       await runStep(
         'credit-config',
@@ -240,7 +410,8 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
           writes.configureCredits.executeWithOptions(write(`Set cap and auto-refill for ${externalId}`), [
             { orgId, patch, idempotencyKey: keyFor('credit-config').idempotencyKey },
           ]),
-        (c) => `cap ${c.monthlyCreditCap ?? 'none'}, refill ${c.autoRefillEnabled ? `${c.refillAmount} below ${c.refillThreshold}` : 'off'}`,
+        (c) =>
+          `cap ${c.monthlyCreditCap ?? 'none'}, refill ${c.autoRefillEnabled ? `${c.refillAmount} below ${c.refillThreshold}` : 'off'}`,
       );
     } else mark('credit-config', 'skipped');
 
@@ -248,8 +419,10 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
     // The partner firehose is worker configuration (one `all_children` endpoint, ensured on the write queue);
     // a customer's own URL becomes a child-scoped endpoint inside its org, so it receives only its events.
     // Histories recorded before run the old step (one parent endpoint per customer URL, on the read queue).
-    let firehoseEndpointId: string | undefined;
-    if (patched('partner-firehose')) {
+    let firehoseEndpointId: string | undefined = done.firehoseEndpointId;
+    if (isDone('firehose')) {
+      /* done before this run continued */
+    } else if (patched('partner-firehose')) {
       const customerWebhook = input.firehose;
       const endpoints = await runStep(
         'firehose',
@@ -269,6 +442,7 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
           ].join('; '),
       );
       firehoseEndpointId = endpoints.own?.endpointId ?? endpoints.partner.endpointId;
+      done.firehoseEndpointId = firehoseEndpointId;
     } else if (input.firehose) {
       const { url, events } = input.firehose;
       const endpoint = await runStep(
@@ -280,20 +454,33 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
         (e) => `${e.endpointId}${e.created ? ' (created)' : ' (reused)'}`,
       );
       firehoseEndpointId = endpoint.endpointId;
+      done.firehoseEndpointId = firehoseEndpointId;
     } else mark('firehose', 'skipped');
     // --- end firehose --------------------------------------------------------------------------------------
 
-    let projectId: string | undefined;
-    if (input.project) {
+    let projectId: string | undefined = done.projectId;
+    if (isDone('project')) {
+      /* done before this run continued */
+    } else if (input.project) {
       const project = input.project;
       ({ projectId } = await runStep(
         'project',
-        () =>
-          writes.createProject.executeWithOptions(write(`Create the first project inside ${orgId}`), [
-            { orgId, name: project.name, timezone: project.timezone, externalId, idempotencyKey: keyFor('project').idempotencyKey },
-          ]),
+        () => {
+          const key = keyFor('project');
+          return writes.createProject.executeWithOptions(write(`Create the first project inside ${orgId}`), [
+            {
+              orgId,
+              name: project.name,
+              timezone: project.timezone,
+              externalId,
+              idempotencyKey: key.idempotencyKey,
+              ...(v2 ? { keyIssuedAt: key.keyIssuedAt } : {}),
+            },
+          ]);
+        },
         (p) => p.projectId,
       ));
+      done.projectId = projectId;
     } else mark('project', 'skipped');
 
     const verified = await runStep(
@@ -346,7 +533,21 @@ export async function onboardCustomer(request: OnboardingRequest, options: Onboa
         type: cause.type ?? 'OnboardingFailed',
         nonRetryable: true,
         message: `Onboarding ${externalId} failed at ${status.currentStep ?? 'start'}: ${cause.message}`,
-        details: cause.details ? [...cause.details] : undefined,
+        // The first detail names the org and when this onboarding identity first wrote (if provable), so
+        // the customer workflow can pass `firstIssuedAt` to the next run.
+        details:
+          v2 && (status.orgId || firstIssuedAt !== undefined)
+            ? [
+                {
+                  ...((cause.details?.[0] as object | undefined) ?? {}),
+                  orgId: status.orgId ?? null,
+                  ...(firstIssuedAt !== undefined ? { firstIssuedAt } : {}),
+                },
+                ...(cause.details?.slice(1) ?? []),
+              ]
+            : cause.details
+              ? [...cause.details]
+              : undefined,
       });
     }
     throw err;

@@ -40,6 +40,46 @@ const scenarios: Record<string, Scenario> = {
       fetch: async () => showHistory(workflowId),
     };
   },
+  // Issue 11's shape: validation recorded once (local activity), look-ups before writes, behind
+  // patched('onboarding-exactly-once-v2').
+  'onboarding-exactly-once-v2': async () => {
+    const env = await startOnboardingTestEnv();
+    const request = acmeCoffee(`acme-coffee-v2-${Date.now().toString(36)}`);
+    const workflowId = onboardingWorkflowId(request.customer.externalId);
+    return {
+      workflowId,
+      close: () => env.close(),
+      run: (fn) =>
+        env.run(async () => {
+          await env.crm.start(request);
+          await env.crm.result(request.customer.externalId);
+          return fn();
+        }),
+      fetch: async () => showHistory(workflowId),
+    };
+  },
+  // A funds wait that continues-as-new: the first run (ending in ContinueAsNew) is stored.
+  'onboarding-funds-wait-continued': async () => {
+    const env = await startOnboardingTestEnv({ emulator: { parentCredits: 1000 } });
+    const request = acmeCoffee(`acme-coffee-wait-${Date.now().toString(36)}`);
+    const workflowId = onboardingWorkflowId(request.customer.externalId);
+    let firstRunId = '';
+    return {
+      workflowId,
+      close: () => env.close(),
+      run: (fn) =>
+        env.run(async () => {
+          await env.crm.start(request, { timing: { fundsRecheckMs: 100, waitRoundsPerRun: 2 } });
+          const handle = env.temporal.client.workflow.getHandle(workflowId);
+          firstRunId = await eventually(async () => (await handle.describe()).runId);
+          await eventually(async () => (await handle.describe()).runId !== firstRunId);
+          await env.control.topUp(10_000);
+          await env.crm.result(request.customer.externalId);
+          return fn();
+        }),
+      fetch: async () => showHistory(workflowId, firstRunId),
+    };
+  },
   // The customer workflow through a timed pause, an explicit pause and resume, a churn with a drain and
   // the archive; its suspend and offboarding children are recorded as scenarios of their own.
   'customer-lifecycle': lifecycleScenario((externalId) => customerWorkflowId(externalId)),
@@ -182,7 +222,7 @@ function lifecycleScenario(pick: (externalId: string) => string): Scenario {
 }
 
 /** The CLI's JSON is the format historyFromJSON reads. */
-function showHistory(workflowId: string): string {
+function showHistory(workflowId: string, runId?: string): string {
   return execFileSync(
     recordedTemporalCli()!,
     [
@@ -190,6 +230,7 @@ function showHistory(workflowId: string): string {
       'show',
       '--workflow-id',
       workflowId,
+      ...(runId ? ['--run-id', runId] : []),
       '--output',
       'json',
       '--address',
