@@ -325,7 +325,13 @@ export async function onboardCustomer(
       status.orgId = orgId;
       publish('create-org');
       const parent = workflowInfo().parent;
-      if (parent) await getExternalWorkflowHandle(parent.workflowId).signal(orgCreatedSignal, { orgId });
+      if (parent) {
+        // No `firstIssuedAt` for the customer to carry: a later run of the customer cannot prove on Layers'
+        // clock that its keys are younger than the idempotency window, so it looks before it writes.
+        await getExternalWorkflowHandle(parent.workflowId)
+          .signal(orgCreatedSignal, { orgId })
+          .catch(() => undefined); // a customer run that has just closed needs no news; this onboarding goes on
+      }
     }
 
     const keyName = input.apiKey.name ?? `${externalId}-integration`.slice(0, 120);
