@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { requiredOr } from './input-errors';
 
 // Shared by the CRM-facing client (validates before anything starts) and the workflow (validates again,
 // because a workflow can be started by anything that reaches the namespace).
@@ -14,12 +15,12 @@ export const MAX_CREDITS = 1_000_000_000;
 
 const credits = (what: string) =>
   z
-    .number({ error: `${what} must be a number` })
+    .number({ error: requiredOr(`${what} must be a number`) })
     .int(`${what} must be a whole number`)
     .max(MAX_CREDITS, `${what} must be at most ${MAX_CREDITS.toLocaleString('en-US')}`);
 
 export const externalIdSchema = z
-  .string({ error: 'must be a string' })
+  .string({ error: requiredOr('must be a string') })
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
     'must be 1-100 characters of letters, digits, ".", "_" or "-", starting with a letter or digit',
@@ -29,7 +30,7 @@ function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
 }
 
-export const webhookUrlSchema = z.string({ error: 'must be a string' }).superRefine((value, ctx) => {
+export const webhookUrlSchema = z.string({ error: requiredOr('must be a string') }).superRefine((value, ctx) => {
   let url: URL;
   try {
     url = new URL(value);
@@ -63,7 +64,7 @@ const metadataSchema = z
     }
   });
 
-const timezoneSchema = z.string().superRefine((tz, ctx) => {
+const timezoneSchema = z.string({ error: requiredOr() }).superRefine((tz, ctx) => {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch {
@@ -75,10 +76,10 @@ export const onboardingInputSchema = z
   .object({
     customer: z.object({
       externalId: externalIdSchema,
-      name: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
+      name: z.string({ error: requiredOr('must be a string') }).trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
       metadata: metadataSchema.optional(),
       billingEmail: z.email('must be an email address').max(254).optional(),
-    }),
+    }, { error: requiredOr() }),
     apiKey: z
       .object({
         name: z.string().trim().min(1, 'must not be empty').max(120, 'must be at most 120 characters').optional(),
@@ -120,7 +121,7 @@ export const onboardingInputSchema = z
       .object({
         url: webhookUrlSchema,
         events: z
-          .array(z.enum(WEBHOOK_EVENT_TYPES, { error: `must be one of ${WEBHOOK_EVENT_TYPES.join(', ')}` }))
+          .array(z.enum(WEBHOOK_EVENT_TYPES, { error: `must be one of ${WEBHOOK_EVENT_TYPES.join(', ')}` }), { error: requiredOr() })
           .min(1, 'needs at least one event type')
           .max(50, 'at most 50 event types')
           .refine((events) => new Set(events).size === events.length, 'lists an event type twice'),
@@ -129,12 +130,12 @@ export const onboardingInputSchema = z
       .optional(),
     project: z
       .object({
-        name: z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
+        name: z.string({ error: requiredOr() }).trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
         timezone: timezoneSchema,
       })
       .strict()
       .optional(),
-  })
+  }, { error: requiredOr() })
   .strict();
 
 /** What the CRM sends (defaults optional). */
