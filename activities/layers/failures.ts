@@ -8,6 +8,7 @@
  * | insufficient_funds | LayersInsufficientFundsError     | true         |                |
  * | non_retryable      | LayersNonRetryableError          | true         |                |
  * | contract violation | LayersContractError              | true         |                |
+ * | invalid input (zod)| LayersNonRetryableError          | true         |                |
  *
  * Blocked and insufficient-funds are non-retryable at the activity level: the workflow handles
  * them by waiting durably (for the kill switch to clear / a top-up), not by burning retries.
@@ -15,6 +16,7 @@
  * Failure messages and details are secret-free: no headers, no keys, no response bodies.
  */
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { z } from 'zod';
 
 import { LayersApiError, LayersContractError } from './errors';
 import { LayersFailureType } from '../../common/failure-types';
@@ -84,6 +86,33 @@ export function toApplicationFailure(err: unknown): ApplicationFailure {
       default:
         return ApplicationFailure.create({ type: LayersFailureType.nonRetryable, nonRetryable: true, message, details: [details] });
     }
+  }
+
+  // Input that fails a schema (a ZodError thrown around the call): the same input fails the same way on
+  // every attempt, so retrying cannot help. The message names the field and the rule, never the value.
+  if (err instanceof z.ZodError) {
+    const issue = err.issues[0];
+    const field = issue?.path.length ? issue.path.map(String).join('.') : '(input)';
+    const message = redactSecrets(`invalid input: ${field}: ${issue?.message ?? 'invalid'}`);
+    return ApplicationFailure.create({
+      type: LayersFailureType.nonRetryable,
+      nonRetryable: true,
+      message,
+      details: [
+        {
+          status: null,
+          code: 'INVALID_INPUT',
+          message,
+          requestId: null,
+          details: null,
+          classification: 'non_retryable',
+          retryAfterMs: null,
+          method: null,
+          route: null,
+          field,
+        } satisfies LayersFailureDetails,
+      ],
+    });
   }
 
   // Anything else (a bug, an unexpected throw): retryable, with a scrubbed message and no cause
