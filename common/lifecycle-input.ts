@@ -75,7 +75,11 @@ export interface LifecycleRequests {
   churn: ChurnRequest;
 }
 
-const SCHEMAS = { pause: pauseRequestSchema, resume: resumeRequestSchema, churn: churnRequestSchema } as const;
+const SCHEMAS = {
+  pause: pauseRequestSchema,
+  resume: resumeRequestSchema,
+  churn: churnRequestSchema,
+} as const;
 const SCHEDULED_FIELD = { pause: 'until', resume: undefined, churn: 'effectiveAt' } as const;
 
 /**
@@ -98,7 +102,8 @@ export function parseLifecycleRequest<K extends LifecycleRequestKind>(
     const at = Date.parse(when);
     if (!Number.isFinite(at)) return { ok: false, errors: [`${field}: ${DATE_TIME_HINT}`] };
     if (at <= nowMs) return { ok: false, errors: [`${field}: must be in the future (got ${when})`] };
-    if (at - nowMs > MAX_SCHEDULE_AHEAD_MS) return { ok: false, errors: [`${field}: must be at most 5 years ahead (got ${when})`] };
+    if (at - nowMs > MAX_SCHEDULE_AHEAD_MS)
+      return { ok: false, errors: [`${field}: must be at most 5 years ahead (got ${when})`] };
   }
   return { ok: true, value: result.data as LifecycleRequests[K] };
 }

@@ -58,7 +58,12 @@ export function toApplicationFailure(err: unknown): ApplicationFailure {
       route: err.route,
       field: err.field,
     };
-    return ApplicationFailure.create({ type: LayersFailureType.contract, nonRetryable: true, message, details: [details] });
+    return ApplicationFailure.create({
+      type: LayersFailureType.contract,
+      nonRetryable: true,
+      message,
+      details: [details],
+    });
   }
 
   if (err instanceof LayersApiError) {
@@ -74,7 +79,12 @@ export function toApplicationFailure(err: unknown): ApplicationFailure {
           ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
         });
       case 'blocked':
-        return ApplicationFailure.create({ type: LayersFailureType.blocked, nonRetryable: true, message, details: [details] });
+        return ApplicationFailure.create({
+          type: LayersFailureType.blocked,
+          nonRetryable: true,
+          message,
+          details: [details],
+        });
       case 'insufficient_funds':
         return ApplicationFailure.create({
           type: LayersFailureType.insufficientFunds,
@@ -84,7 +94,12 @@ export function toApplicationFailure(err: unknown): ApplicationFailure {
         });
       case 'non_retryable':
       default:
-        return ApplicationFailure.create({ type: LayersFailureType.nonRetryable, nonRetryable: true, message, details: [details] });
+        return ApplicationFailure.create({
+          type: LayersFailureType.nonRetryable,
+          nonRetryable: true,
+          message,
+          details: [details],
+        });
     }
   }
 
@@ -117,7 +132,8 @@ export function toApplicationFailure(err: unknown): ApplicationFailure {
 
   // Anything else (a bug, an unexpected throw): retryable, with a scrubbed message and no cause
   // (a cause would carry the original, unscrubbed message and stack into history).
-  const raw = err instanceof Error ? `${err.name}: ${err.message}` : typeof err === 'string' ? err : 'unknown error';
+  const raw =
+    err instanceof Error ? `${err.name}: ${err.message}` : typeof err === 'string' ? err : 'unknown error';
   const message = `Layers call failed: ${redactSecrets(raw)}`;
   return ApplicationFailure.create({
     type: LayersFailureType.retryable,
