@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { requiredOr } from './input-errors';
 import { describeIssues, type ParseResult } from './onboarding-input';
 
 // Payloads of the lifecycle signals (pause / resume / churn). Pure code: it runs in the CRM-facing
@@ -11,14 +12,14 @@ export const MAX_SCHEDULE_AHEAD_MS = 5 * 366 * 24 * 60 * 60 * 1000;
 const DATE_TIME_HINT = 'must be an ISO 8601 date-time with a time zone, e.g. 2026-07-01T09:00:00Z';
 
 const reasonSchema = z
-  .string({ error: 'must be a string' })
+  .string({ error: requiredOr('must be a string') })
   .trim()
   .min(1, 'must not be empty')
   .max(500, 'must be at most 500 characters');
 
 /** The caller's id for this request (e.g. the CRM event id): the workflow ignores a repeat of it. */
 const eventIdSchema = z
-  .string({ error: 'must be a string' })
+  .string({ error: requiredOr('must be a string') })
   .min(1, 'must not be empty')
   .max(200, 'must be at most 200 characters')
   // eslint-disable-next-line no-control-regex

@@ -1,6 +1,7 @@
 import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/common';
 import { pino, stdSerializers, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import { ConfigError, type Env } from './connection';
+import { LayersFailureType, WorkflowFailureType } from './failure-types';
 import { REDACTED, redactSecrets } from './redact';
 
 // Structured JSON logs for every process (worker, CLI, gateway): one object a line, with the workflow id,
@@ -136,4 +137,88 @@ function sdkFields(meta: LogMetadata | undefined): Record<string, unknown> {
   const customerId = customerIdOf(rest.workflowId);
   if (customerId) fields.customerId = customerId;
   return fields;
+}
+
+/**
+ * Failures that mean "this input is invalid": an expected outcome, already final (non-retryable), whose
+ * stack trace says nothing an operator needs. `field` is the first offending field's dotted path.
+ */
+export interface InvalidInputFailure {
+  type: string;
+  field?: string;
+  message: string;
+}
+
+// The onboarding workflow's own rejection (workflows/onboarding.ts), also quoted by the customer
+// workflow's failure when its onboarding child was rejected. Errors logged from workflow code reach the
+// logger through the sink as plain Errors (the failure type does not survive the worker-thread
+// boundary), so it is recognized by the words it always carries.
+const INVALID_ONBOARDING_INPUT = /(?:^|: )Invalid onboarding input: /;
+
+/** The field in "<field>: <rule>" (describeIssues), or "Invalid <field>: …" (Layers 422 messages). */
+function firstField(text: string): string | undefined {
+  return /^(\(input\)|[\w.-]+|"[^"]*"(?:\.[\w.-]+)*): /.exec(text)?.[1];
+}
+
+/** The invalid-input failure an SDK log line carries as `error`, or undefined for any other error. */
+export function invalidInputFailure(error: unknown): InvalidInputFailure | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { type, details } = error as { type?: unknown; details?: unknown };
+  const detail = Array.isArray(details) ? (details[0] as Record<string, unknown> | undefined) : undefined;
+  const invalidOnboarding = INVALID_ONBOARDING_INPUT.exec(error.message);
+  if (type === WorkflowFailureType.invalidOnboardingInput || invalidOnboarding) {
+    const problems = invalidOnboarding
+      ? error.message.slice(invalidOnboarding.index + invalidOnboarding[0].length)
+      : '';
+    return {
+      type: typeof type === 'string' ? type : WorkflowFailureType.invalidOnboardingInput,
+      field: firstField(problems),
+      message: error.message,
+    };
+  }
+  if (type === LayersFailureType.contract) {
+    return {
+      type,
+      field: typeof detail?.field === 'string' ? detail.field : undefined,
+      message: error.message,
+    };
+  }
+  // Input an activity refused (code INVALID_INPUT, activities/layers/failures.ts): details.field names it.
+  if (type === LayersFailureType.nonRetryable && detail?.code === 'INVALID_INPUT') {
+    return {
+      type,
+      field: typeof detail.field === 'string' ? detail.field : undefined,
+      message: error.message,
+    };
+  }
+  // Layers refused what we sent (422 VALIDATION): details.details.field names it.
+  if (type === LayersFailureType.nonRetryable && detail?.status === 422) {
+    const inner = detail.details as Record<string, unknown> | null | undefined;
+    return {
+      type,
+      field: typeof inner?.field === 'string' ? inner.field : undefined,
+      message: error.message,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * An SDK log line about an invalid-input failure ("Workflow failed", "Activity failed"), reduced to one
+ * WARN line: `failure: {type, message}` and `field`, no stack trace (and no cause, which would carry one).
+ * Any other line is returned as it was.
+ */
+export function summarizeInvalidInput(
+  level: LogLevel,
+  meta: LogMetadata | undefined,
+): { level: LogLevel; meta: LogMetadata | undefined } {
+  const failure = invalidInputFailure(meta?.error);
+  if (!failure) return { level, meta };
+  // `failure`, not `error`: the error serializer would add a stack (and rename the type).
+  const { field, ...summary } = failure;
+  const { error: _error, ...rest } = meta!;
+  return {
+    level: level === 'ERROR' ? 'WARN' : level,
+    meta: { ...rest, failure: summary, ...(field ? { field } : {}) },
+  };
 }

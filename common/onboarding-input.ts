@@ -1,11 +1,23 @@
 import { z } from 'zod';
+import { requiredOr } from './input-errors';
 
 // Shared by the CRM-facing client (validates before anything starts) and the workflow (validates again,
 // because a workflow can be started by anything that reaches the namespace).
 
-export const KNOWN_SCOPES = ['org:admin', 'projects:read', 'projects:write', 'content:read', 'content:write'] as const;
+export const KNOWN_SCOPES = [
+  'org:admin',
+  'projects:read',
+  'projects:write',
+  'content:read',
+  'content:write',
+] as const;
 export const DELEGABLE_SCOPES = KNOWN_SCOPES.filter((s) => s !== 'org:admin');
-export const WEBHOOK_EVENT_TYPES = ['content.generated', 'post.published', 'job.completed', 'test.ping'] as const;
+export const WEBHOOK_EVENT_TYPES = [
+  'content.generated',
+  'post.published',
+  'job.completed',
+  'test.ping',
+] as const;
 export const DEFAULT_KEY_SCOPES = ['content:read', 'content:write'];
 /** Metadata keys the orchestrator writes itself on every child org (used to reconcile). */
 export const RESERVED_METADATA_KEYS = ['externalId', 'onboardingWorkflowId'] as const;
@@ -14,12 +26,12 @@ export const MAX_CREDITS = 1_000_000_000;
 
 const credits = (what: string) =>
   z
-    .number({ error: `${what} must be a number` })
+    .number({ error: requiredOr(`${what} must be a number`) })
     .int(`${what} must be a whole number`)
     .max(MAX_CREDITS, `${what} must be at most ${MAX_CREDITS.toLocaleString('en-US')}`);
 
 export const externalIdSchema = z
-  .string({ error: 'must be a string' })
+  .string({ error: requiredOr('must be a string') })
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
     'must be 1-100 characters of letters, digits, ".", "_" or "-", starting with a letter or digit',
@@ -29,24 +41,31 @@ function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
 }
 
-export const webhookUrlSchema = z.string({ error: 'must be a string' }).superRefine((value, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be an absolute https URL' });
-    return;
-  }
-  if (value.length > 2048) ctx.addIssue({ code: 'custom', message: 'must be at most 2048 characters' });
-  if (url.protocol === 'https:') return;
-  if (url.protocol === 'http:' && isLoopback(url.hostname)) return;
-  ctx.addIssue({ code: 'custom', message: 'must use https (plain http only for localhost)' });
-});
+export const webhookUrlSchema = z
+  .string({ error: requiredOr('must be a string') })
+  .superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an absolute https URL' });
+      return;
+    }
+    if (value.length > 2048) ctx.addIssue({ code: 'custom', message: 'must be at most 2048 characters' });
+    if (url.protocol === 'https:') return;
+    if (url.protocol === 'http:' && isLoopback(url.hostname)) return;
+    ctx.addIssue({ code: 'custom', message: 'must use https (plain http only for localhost)' });
+  });
 
 const metadataSchema = z
   .record(
-    z.string().min(1, 'metadata keys must not be empty').max(40, 'metadata keys must be at most 40 characters'),
-    z.string({ error: 'metadata values must be strings' }).max(500, 'metadata values must be at most 500 characters'),
+    z
+      .string()
+      .min(1, 'metadata keys must not be empty')
+      .max(40, 'metadata keys must be at most 40 characters'),
+    z
+      .string({ error: 'metadata values must be strings' })
+      .max(500, 'metadata values must be at most 500 characters'),
   )
   .superRefine((metadata, ctx) => {
     const keys = Object.keys(metadata);
@@ -63,7 +82,7 @@ const metadataSchema = z
     }
   });
 
-const timezoneSchema = z.string().superRefine((tz, ctx) => {
+const timezoneSchema = z.string({ error: requiredOr() }).superRefine((tz, ctx) => {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch {
@@ -72,69 +91,101 @@ const timezoneSchema = z.string().superRefine((tz, ctx) => {
 });
 
 export const onboardingInputSchema = z
-  .object({
-    customer: z.object({
-      externalId: externalIdSchema,
-      name: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
-      metadata: metadataSchema.optional(),
-      billingEmail: z.email('must be an email address').max(254).optional(),
-    }),
-    apiKey: z
-      .object({
-        name: z.string().trim().min(1, 'must not be empty').max(120, 'must be at most 120 characters').optional(),
-        scopes: z
-          .array(z.string())
-          .min(1, 'needs at least one scope')
-          .max(64, 'at most 64 scopes')
-          .superRefine((scopes, ctx) => {
-            for (const scope of scopes) {
-              if (scope === 'org:admin') ctx.addIssue({ code: 'custom', message: 'org:admin can never be delegated to a child key' });
-              else if (!(KNOWN_SCOPES as readonly string[]).includes(scope)) {
-                ctx.addIssue({ code: 'custom', message: `unknown scope "${scope}" (known: ${DELEGABLE_SCOPES.join(', ')})` });
+  .object(
+    {
+      customer: z.object(
+        {
+          externalId: externalIdSchema,
+          name: z
+            .string({ error: requiredOr('must be a string') })
+            .trim()
+            .min(1, 'must not be empty')
+            .max(128, 'must be at most 128 characters'),
+          metadata: metadataSchema.optional(),
+          billingEmail: z.email('must be an email address').max(254).optional(),
+        },
+        { error: requiredOr() },
+      ),
+      apiKey: z
+        .object({
+          name: z
+            .string()
+            .trim()
+            .min(1, 'must not be empty')
+            .max(120, 'must be at most 120 characters')
+            .optional(),
+          scopes: z
+            .array(z.string())
+            .min(1, 'needs at least one scope')
+            .max(64, 'at most 64 scopes')
+            .superRefine((scopes, ctx) => {
+              for (const scope of scopes) {
+                if (scope === 'org:admin')
+                  ctx.addIssue({
+                    code: 'custom',
+                    message: 'org:admin can never be delegated to a child key',
+                  });
+                else if (!(KNOWN_SCOPES as readonly string[]).includes(scope)) {
+                  ctx.addIssue({
+                    code: 'custom',
+                    message: `unknown scope "${scope}" (known: ${DELEGABLE_SCOPES.join(', ')})`,
+                  });
+                }
               }
-            }
-            if (new Set(scopes).size !== scopes.length) ctx.addIssue({ code: 'custom', message: 'lists a scope twice' });
-          })
-          .default(DEFAULT_KEY_SCOPES),
-      })
-      .default({ scopes: DEFAULT_KEY_SCOPES }),
-    credits: credits('credits').positive('credits must be greater than 0'),
-    creditConfig: z
-      .object({
-        monthlyCreditCap: credits('monthlyCreditCap').min(0, 'monthlyCreditCap must be 0 or more').optional(),
-        refillThreshold: credits('refillThreshold').min(0, 'refillThreshold must be 0 or more').optional(),
-        refillAmount: credits('refillAmount').positive('refillAmount must be greater than 0').optional(),
-      })
-      .strict()
-      .superRefine((config, ctx) => {
-        if ((config.refillThreshold === undefined) !== (config.refillAmount === undefined)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [config.refillThreshold === undefined ? 'refillThreshold' : 'refillAmount'],
-            message: 'auto-refill is both-or-neither: set refillThreshold and refillAmount together',
-          });
-        }
-      })
-      .optional(),
-    firehose: z
-      .object({
-        url: webhookUrlSchema,
-        events: z
-          .array(z.enum(WEBHOOK_EVENT_TYPES, { error: `must be one of ${WEBHOOK_EVENT_TYPES.join(', ')}` }))
-          .min(1, 'needs at least one event type')
-          .max(50, 'at most 50 event types')
-          .refine((events) => new Set(events).size === events.length, 'lists an event type twice'),
-      })
-      .strict()
-      .optional(),
-    project: z
-      .object({
-        name: z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
-        timezone: timezoneSchema,
-      })
-      .strict()
-      .optional(),
-  })
+              if (new Set(scopes).size !== scopes.length)
+                ctx.addIssue({ code: 'custom', message: 'lists a scope twice' });
+            })
+            .default(DEFAULT_KEY_SCOPES),
+        })
+        .default({ scopes: DEFAULT_KEY_SCOPES }),
+      credits: credits('credits').positive('credits must be greater than 0'),
+      creditConfig: z
+        .object({
+          monthlyCreditCap: credits('monthlyCreditCap')
+            .min(0, 'monthlyCreditCap must be 0 or more')
+            .optional(),
+          refillThreshold: credits('refillThreshold').min(0, 'refillThreshold must be 0 or more').optional(),
+          refillAmount: credits('refillAmount').positive('refillAmount must be greater than 0').optional(),
+        })
+        .strict()
+        .superRefine((config, ctx) => {
+          if ((config.refillThreshold === undefined) !== (config.refillAmount === undefined)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [config.refillThreshold === undefined ? 'refillThreshold' : 'refillAmount'],
+              message: 'auto-refill is both-or-neither: set refillThreshold and refillAmount together',
+            });
+          }
+        })
+        .optional(),
+      firehose: z
+        .object({
+          url: webhookUrlSchema,
+          events: z
+            .array(
+              z.enum(WEBHOOK_EVENT_TYPES, { error: `must be one of ${WEBHOOK_EVENT_TYPES.join(', ')}` }),
+              { error: requiredOr() },
+            )
+            .min(1, 'needs at least one event type')
+            .max(50, 'at most 50 event types')
+            .refine((events) => new Set(events).size === events.length, 'lists an event type twice'),
+        })
+        .strict()
+        .optional(),
+      project: z
+        .object({
+          name: z
+            .string({ error: requiredOr() })
+            .trim()
+            .min(1, 'must not be empty')
+            .max(128, 'must be at most 128 characters'),
+          timezone: timezoneSchema,
+        })
+        .strict()
+        .optional(),
+    },
+    { error: requiredOr() },
+  )
   .strict();
 
 /** What the CRM sends (defaults optional). */
@@ -163,6 +214,7 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: strin
 
 export function parseOnboardingInput(input: unknown): ParseResult<OnboardingInput> {
   const result = onboardingInputSchema.safeParse(input);
-  return result.success ? { ok: true, value: result.data } : { ok: false, errors: describeIssues(result.error) };
+  return result.success
+    ? { ok: true, value: result.data }
+    : { ok: false, errors: describeIssues(result.error) };
 }
-

@@ -1,6 +1,13 @@
 import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/common';
 import { Runtime, makeTelemetryFilterString, type MetricsExporterConfig } from '@temporalio/worker';
-import { createLogger, logLevelFromEnv, PinoSdkLogger, redactLogMeta, type Logger } from '../common/logger';
+import {
+  createLogger,
+  logLevelFromEnv,
+  PinoSdkLogger,
+  redactLogMeta,
+  summarizeInvalidInput,
+  type Logger,
+} from '../common/logger';
 import { redactSecrets } from '../common/redact';
 import type { Env } from '../common/connection';
 
@@ -19,10 +26,12 @@ export class RedactingLogger implements SdkLogger {
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
     // The Layers read/write task queues are activity-only by design: the SDK's warning about it is noise.
     if (level === 'WARN' && message === EXPECTED_NO_WORKFLOWS) return;
+    // Invalid input is an expected, final outcome: one WARN line naming the field, no stack trace.
+    const summarized = summarizeInvalidInput(level, meta);
     this.inner.log(
-      level,
+      summarized.level,
       redactSecrets(String(message)),
-      meta === undefined ? undefined : (redactLogMeta(meta) as LogMetadata),
+      summarized.meta === undefined ? undefined : (redactLogMeta(summarized.meta) as LogMetadata),
     );
   }
   trace(message: string, meta?: LogMetadata): void {

@@ -8,6 +8,7 @@
  * | insufficient_funds | LayersInsufficientFundsError     | true         |                |
  * | non_retryable      | LayersNonRetryableError          | true         |                |
  * | contract violation | LayersContractError              | true         |                |
+ * | invalid input (zod)| LayersNonRetryableError          | true         |                |
  *
  * Blocked and insufficient-funds are non-retryable at the activity level: the workflow handles
  * them by waiting durably (for the kill switch to clear / a top-up), not by burning retries.
@@ -15,6 +16,7 @@
  * Failure messages and details are secret-free: no headers, no keys, no response bodies.
  */
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { z } from 'zod';
 
 import { LayersApiError, LayersContractError } from './errors';
 import { LayersFailureType } from '../../common/failure-types';
@@ -56,7 +58,12 @@ export function toApplicationFailure(err: unknown): ApplicationFailure {
       route: err.route,
       field: err.field,
     };
-    return ApplicationFailure.create({ type: LayersFailureType.contract, nonRetryable: true, message, details: [details] });
+    return ApplicationFailure.create({
+      type: LayersFailureType.contract,
+      nonRetryable: true,
+      message,
+      details: [details],
+    });
   }
 
   if (err instanceof LayersApiError) {
@@ -72,7 +79,12 @@ export function toApplicationFailure(err: unknown): ApplicationFailure {
           ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
         });
       case 'blocked':
-        return ApplicationFailure.create({ type: LayersFailureType.blocked, nonRetryable: true, message, details: [details] });
+        return ApplicationFailure.create({
+          type: LayersFailureType.blocked,
+          nonRetryable: true,
+          message,
+          details: [details],
+        });
       case 'insufficient_funds':
         return ApplicationFailure.create({
           type: LayersFailureType.insufficientFunds,
@@ -82,13 +94,46 @@ export function toApplicationFailure(err: unknown): ApplicationFailure {
         });
       case 'non_retryable':
       default:
-        return ApplicationFailure.create({ type: LayersFailureType.nonRetryable, nonRetryable: true, message, details: [details] });
+        return ApplicationFailure.create({
+          type: LayersFailureType.nonRetryable,
+          nonRetryable: true,
+          message,
+          details: [details],
+        });
     }
+  }
+
+  // Input that fails a schema (a ZodError thrown around the call): the same input fails the same way on
+  // every attempt, so retrying cannot help. The message names the field and the rule, never the value.
+  if (err instanceof z.ZodError) {
+    const issue = err.issues[0];
+    const field = issue?.path.length ? issue.path.map(String).join('.') : '(input)';
+    const message = redactSecrets(`invalid input: ${field}: ${issue?.message ?? 'invalid'}`);
+    return ApplicationFailure.create({
+      type: LayersFailureType.nonRetryable,
+      nonRetryable: true,
+      message,
+      details: [
+        {
+          status: null,
+          code: 'INVALID_INPUT',
+          message,
+          requestId: null,
+          details: null,
+          classification: 'non_retryable',
+          retryAfterMs: null,
+          method: null,
+          route: null,
+          field,
+        } satisfies LayersFailureDetails,
+      ],
+    });
   }
 
   // Anything else (a bug, an unexpected throw): retryable, with a scrubbed message and no cause
   // (a cause would carry the original, unscrubbed message and stack into history).
-  const raw = err instanceof Error ? `${err.name}: ${err.message}` : typeof err === 'string' ? err : 'unknown error';
+  const raw =
+    err instanceof Error ? `${err.name}: ${err.message}` : typeof err === 'string' ? err : 'unknown error';
   const message = `Layers call failed: ${redactSecrets(raw)}`;
   return ApplicationFailure.create({
     type: LayersFailureType.retryable,

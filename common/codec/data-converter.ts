@@ -29,18 +29,23 @@ export function parseCodecKeys(value: string, variable = 'TEMPORAL_CODEC_KEYS'):
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (!entries.length) throw new ConfigError(`${variable}: no keys (expected id:base64key[,id2:base64key], newest last)`);
+  if (!entries.length)
+    throw new ConfigError(`${variable}: no keys (expected id:base64key[,id2:base64key], newest last)`);
   const keys: CodecKey[] = [];
   for (const [index, entry] of entries.entries()) {
     const colon = entry.indexOf(':');
-    if (colon <= 0) throw new ConfigError(`${variable}: entry ${index + 1} must be id:base64key (the key id comes first)`);
+    if (colon <= 0)
+      throw new ConfigError(`${variable}: entry ${index + 1} must be id:base64key (the key id comes first)`);
     const id = entry.slice(0, colon).trim();
     const encoded = entry.slice(colon + 1).trim();
-    if (!KEY_ID_PATTERN.test(id)) throw new ConfigError(`${variable}: key id "${id.slice(0, 64)}" must be 1-64 of A-Z a-z 0-9 . _ -`);
+    if (!KEY_ID_PATTERN.test(id))
+      throw new ConfigError(`${variable}: key id "${id.slice(0, 64)}" must be 1-64 of A-Z a-z 0-9 . _ -`);
     if (keys.some((k) => k.id === id)) throw new ConfigError(`${variable}: key id "${id}" appears twice`);
-    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(encoded)) throw new ConfigError(`${variable}: key "${id}" is not base64`);
+    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(encoded))
+      throw new ConfigError(`${variable}: key "${id}" is not base64`);
     const key = Buffer.from(encoded.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-    if (key.length !== 32) throw new ConfigError(`${variable}: key "${id}" must decode to 32 bytes (AES-256), got ${key.length}`);
+    if (key.length !== 32)
+      throw new ConfigError(`${variable}: key "${id}" must decode to 32 bytes (AES-256), got ${key.length}`);
     keys.push({ id, key });
   }
   return keys;
@@ -50,7 +55,10 @@ export function parseCodecKeys(value: string, variable = 'TEMPORAL_CODEC_KEYS'):
 export function loadCodecConfig(env: Env = process.env): CodecConfig | undefined {
   const inline = env.TEMPORAL_CODEC_KEYS?.trim();
   const file = env.TEMPORAL_CODEC_KEYS_FILE?.trim();
-  if (inline && file) throw new ConfigError('TEMPORAL_CODEC_KEYS_FILE: set either TEMPORAL_CODEC_KEYS or TEMPORAL_CODEC_KEYS_FILE, not both');
+  if (inline && file)
+    throw new ConfigError(
+      'TEMPORAL_CODEC_KEYS_FILE: set either TEMPORAL_CODEC_KEYS or TEMPORAL_CODEC_KEYS_FILE, not both',
+    );
   let keys: CodecKey[];
   if (inline) keys = parseCodecKeys(inline);
   else if (file) {
@@ -58,13 +66,17 @@ export function loadCodecConfig(env: Env = process.env): CodecConfig | undefined
     try {
       contents = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new ConfigError(`TEMPORAL_CODEC_KEYS_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new ConfigError(
+        `TEMPORAL_CODEC_KEYS_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
     keys = parseCodecKeys(contents, 'TEMPORAL_CODEC_KEYS_FILE');
   } else return undefined;
   const pinned = env.TEMPORAL_CODEC_ENCRYPTION_KEY_ID?.trim();
   if (pinned && !keys.some((k) => k.id === pinned)) {
-    throw new ConfigError(`TEMPORAL_CODEC_ENCRYPTION_KEY_ID: "${pinned.slice(0, 64)}" is not one of the configured key ids (${keys.map((k) => k.id).join(', ')})`);
+    throw new ConfigError(
+      `TEMPORAL_CODEC_ENCRYPTION_KEY_ID: "${pinned.slice(0, 64)}" is not one of the configured key ids (${keys.map((k) => k.id).join(', ')})`,
+    );
   }
   return { keys, encryptionKeyId: pinned || keys[keys.length - 1]!.id };
 }

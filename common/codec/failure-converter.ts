@@ -29,7 +29,11 @@ export class SanitizingFailureConverter extends DefaultFailureConverter {
     super(options);
   }
 
-  override errorToFailureInner(err: unknown, payloadConverter: PayloadConverter, context?: Parameters<DefaultFailureConverter['errorToFailureInner']>[2]): ProtoFailure {
+  override errorToFailureInner(
+    err: unknown,
+    payloadConverter: PayloadConverter,
+    context?: Parameters<DefaultFailureConverter['errorToFailureInner']>[2],
+  ): ProtoFailure {
     return sanitizeFailure(super.errorToFailureInner(err, payloadConverter, context));
   }
 }

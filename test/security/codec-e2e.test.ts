@@ -2,7 +2,15 @@ import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { startCodecServer, type RunningCodecServer } from '../../worker/codec-server';
 import { acmeCoffee } from '../helpers/onboarding-env';
-import { findCustomer, historyPayloads, historyText, payloadEncoding, startSecurityEnv, testCodec, type SecurityEnv } from './helpers';
+import {
+  findCustomer,
+  historyPayloads,
+  historyText,
+  payloadEncoding,
+  startSecurityEnv,
+  testCodec,
+  type SecurityEnv,
+} from './helpers';
 import { customerWorkflowId, onboardingWorkflowId } from '../../common/ids';
 
 const TOKEN = 'test-codec-token-0123456789abcdef';
@@ -10,7 +18,8 @@ const TOKEN = 'test-codec-token-0123456789abcdef';
 /* eslint-disable @typescript-eslint/no-explicit-any */
 function toJson(payload: any) {
   const metadata: Record<string, string> = {};
-  for (const [k, v] of Object.entries(payload.metadata ?? {})) metadata[k] = Buffer.from(v as Uint8Array).toString('base64');
+  for (const [k, v] of Object.entries(payload.metadata ?? {}))
+    metadata[k] = Buffer.from(v as Uint8Array).toString('base64');
   return { metadata, data: Buffer.from(payload.data ?? []).toString('base64') };
 }
 
@@ -66,15 +75,22 @@ describe('payload codec end to end: worker and client encrypt, the codec server 
   test('finding: static summary/details and activity summaries (user metadata) go through the codec too', async () => {
     const events = histories.flatMap((h) => h.events);
     const withMetadata = events.filter((e: any) => e.userMetadata);
-    const summaries = withMetadata.flatMap((e: any) => [e.userMetadata.summary, e.userMetadata.details].filter(Boolean));
+    const summaries = withMetadata.flatMap((e: any) =>
+      [e.userMetadata.summary, e.userMetadata.details].filter(Boolean),
+    );
     // A static summary on the workflow the client started, and one per scheduled activity.
-    expect(withMetadata.some((e: any) => e.workflowExecutionStartedEventAttributes && e.userMetadata.summary)).toBe(true);
+    expect(
+      withMetadata.some((e: any) => e.workflowExecutionStartedEventAttributes && e.userMetadata.summary),
+    ).toBe(true);
     expect(withMetadata.filter((e: any) => e.activityTaskScheduledEventAttributes).length).toBeGreaterThan(3);
     for (const summary of summaries) expect(payloadEncoding(summary)).toBe('binary/encrypted');
     // …and a client with the codec reads them back: the summary names the customer, for operators with the key.
     const shown: string[] = [];
     for (const id of [customerWorkflowId(externalId), onboardingWorkflowId(externalId)]) {
-      const description = await env.client.workflow.getHandle(id).describe().catch(() => undefined);
+      const description = await env.client.workflow
+        .getHandle(id)
+        .describe()
+        .catch(() => undefined);
       const summary = await description?.staticSummary();
       if (summary) shown.push(summary);
     }
@@ -87,7 +103,11 @@ describe('payload codec end to end: worker and client encrypt, the codec server 
     expect(payloadEncoding(input)).toBe('binary/encrypted');
     const body = JSON.stringify({ payloads: [toJson(input)] });
 
-    const refused = await fetch(`${server.url}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    const refused = await fetch(`${server.url}/decode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body,
+    });
     expect(refused.status).toBe(401);
     expect(await refused.text()).not.toContain('Acme');
     const wrong = await fetch(`${server.url}/decode`, {
@@ -99,17 +119,31 @@ describe('payload codec end to end: worker and client encrypt, the codec server 
 
     const res = await fetch(`${server.url}/decode`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Namespace': env.temporal.namespace, Authorization: `Bearer ${TOKEN}` },
+      headers: {
+        'Content-Type': 'application/json',
+        'X-Namespace': env.temporal.namespace,
+        Authorization: `Bearer ${TOKEN}`,
+      },
       body,
     });
     expect(res.status).toBe(200);
-    const decoded = (await res.json()) as { payloads: Array<{ metadata: Record<string, string>; data: string }> };
+    const decoded = (await res.json()) as {
+      payloads: Array<{ metadata: Record<string, string>; data: string }>;
+    };
     expect(Buffer.from(decoded.payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('json/plain');
     const value = JSON.parse(Buffer.from(decoded.payloads[0]!.data, 'base64').toString());
-    expect(findCustomer(value)).toMatchObject({ externalId, name: 'Acme Coffee', billingEmail: request.customer.billingEmail });
+    expect(findCustomer(value)).toMatchObject({
+      externalId,
+      name: 'Acme Coffee',
+      billingEmail: request.customer.billingEmail,
+    });
 
     // The Web UI form: the token as the first path segment (the UI cannot add headers).
-    const viaPath = await fetch(`${server.url}/${TOKEN}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    const viaPath = await fetch(`${server.url}/${TOKEN}/decode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body,
+    });
     expect(viaPath.status).toBe(200);
   });
 
@@ -126,7 +160,9 @@ describe('payload codec end to end: worker and client encrypt, the codec server 
         return weak.crm.result(id).catch((e: unknown) => e);
       });
       expect(err).toBeInstanceOf(WorkflowFailedError);
-      expect(((err as WorkflowFailedError).cause as ApplicationFailure).message).toMatch(/failed at preflight/);
+      expect(((err as WorkflowFailedError).cause as ApplicationFailure).message).toMatch(
+        /failed at preflight/,
+      );
       const failedHistory = await weak.client.workflow.getHandle(onboardingWorkflowId(id)).fetchHistory();
       const failed = failedHistory.events!.find((e) => e.workflowExecutionFailedEventAttributes)!;
       const failure = failed.workflowExecutionFailedEventAttributes!.failure!;

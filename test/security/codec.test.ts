@@ -13,21 +13,31 @@ import { ConfigError } from '../../common/connection';
 
 const key = (id: string) => ({ id, key: randomBytes(32) });
 const text = (p: Payload) => Buffer.from(p.data ?? []).toString('utf8');
-const meta = (p: Payload, k: string) => (p.metadata?.[k] ? Buffer.from(p.metadata[k]!).toString('utf8') : undefined);
+const meta = (p: Payload, k: string) =>
+  p.metadata?.[k] ? Buffer.from(p.metadata[k]!).toString('utf8') : undefined;
 
 describe('AES-256-GCM payload codec', () => {
-  const payload = defaultPayloadConverter.toPayload({ customer: { name: 'Acme Coffee', billingEmail: 'billing@acme.example' } });
+  const payload = defaultPayloadConverter.toPayload({
+    customer: { name: 'Acme Coffee', billingEmail: 'billing@acme.example' },
+  });
 
   test('round trip: encrypted payload carries the encoding and key id, not the plaintext', async () => {
     const codec = new AesGcmPayloadCodec([key('k1')]);
     const [encrypted] = await codec.encode([payload]);
     expect(meta(encrypted!, 'encoding')).toBe('binary/encrypted');
     expect(meta(encrypted!, 'encryption-key-id')).toBe('k1');
-    expect(Object.keys(encrypted!.metadata!).sort()).toEqual(['encoding', 'encrypted-encoding', 'encryption-format', 'encryption-key-id']);
+    expect(Object.keys(encrypted!.metadata!).sort()).toEqual([
+      'encoding',
+      'encrypted-encoding',
+      'encryption-format',
+      'encryption-key-id',
+    ]);
     expect(meta(encrypted!, 'encryption-format')).toBe('aes-256-gcm/aad-2');
     expect(text(encrypted!)).not.toContain('Acme');
     const [decoded] = await codec.decode([encrypted!]);
-    expect(defaultPayloadConverter.fromPayload(decoded!)).toEqual({ customer: { name: 'Acme Coffee', billingEmail: 'billing@acme.example' } });
+    expect(defaultPayloadConverter.fromPayload(decoded!)).toEqual({
+      customer: { name: 'Acme Coffee', billingEmail: 'billing@acme.example' },
+    });
   });
 
   test('a fresh IV every time: the same payload never encrypts to the same bytes', async () => {
@@ -38,7 +48,10 @@ describe('AES-256-GCM payload codec', () => {
 
   test('a metadata key named __proto__ stays a key (found by the property below)', async () => {
     const codec = new AesGcmPayloadCodec([key('a')]);
-    const metadata = Object.defineProperty({}, '__proto__', { value: new Uint8Array([1]), enumerable: true }) as Record<string, Uint8Array>;
+    const metadata = Object.defineProperty({}, '__proto__', {
+      value: new Uint8Array([1]),
+      enumerable: true,
+    }) as Record<string, Uint8Array>;
     const [decoded] = await codec.decode(await codec.encode([{ metadata, data: new Uint8Array() }]));
     expect(Object.keys(decoded!.metadata!)).toEqual(['__proto__']);
     expect(Object.getPrototypeOf(decoded!.metadata)).toBe(Object.prototype);
@@ -48,13 +61,16 @@ describe('AES-256-GCM payload codec', () => {
     const codec = new AesGcmPayloadCodec([key('a'), key('b')]);
     await fc.assert(
       fc.asyncProperty(
-        fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }), fc.uint8Array({ maxLength: 40 }), { maxKeys: 5 }),
+        fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }), fc.uint8Array({ maxLength: 40 }), {
+          maxKeys: 5,
+        }),
         fc.uint8Array({ maxLength: 2000 }),
         async (metadata, data) => {
           const [encrypted] = await codec.encode([{ metadata, data }]);
           const [decoded] = await codec.decode([encrypted!]);
           expect(Object.keys(decoded!.metadata!).sort()).toEqual(Object.keys(metadata).sort());
-          for (const [k, v] of Object.entries(metadata)) expect(Buffer.from(decoded!.metadata![k]!).equals(Buffer.from(v))).toBe(true);
+          for (const [k, v] of Object.entries(metadata))
+            expect(Buffer.from(decoded!.metadata![k]!).equals(Buffer.from(v))).toBe(true);
           expect(Buffer.from(decoded!.data!).equals(Buffer.from(data))).toBe(true);
         },
       ),
@@ -63,7 +79,8 @@ describe('AES-256-GCM payload codec', () => {
   });
 
   test('the inner bytes are the protobuf Payload wire form (readable by other SDKs with the same keys)', () => {
-    // @temporalio/proto is a transitive dependency; the test only uses it as the reference encoder.
+    // The encoder is @temporalio/proto's own message now; the fixtures in test/codec hold the bytes the
+    // hand-written encoder wrote before, and the new ones must equal them.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { temporal } = require('@temporalio/proto');
     const reference = temporal.api.common.v1.Payload.encode(payload).finish() as Uint8Array;
@@ -95,12 +112,16 @@ describe('AES-256-GCM payload codec', () => {
     const [encrypted] = await new AesGcmPayloadCodec([key('retired-2024')]).encode([payload]);
     const codec = new AesGcmPayloadCodec([key('2026-01')]);
     await expect(codec.decode([encrypted!])).rejects.toThrow(UnknownCodecKeyError);
-    await expect(codec.decode([encrypted!])).rejects.toThrow(/key id "retired-2024", which is not configured \(configured: 2026-01\)/);
+    await expect(codec.decode([encrypted!])).rejects.toThrow(
+      /key id "retired-2024", which is not configured \(configured: 2026-01\)/,
+    );
   });
 
   test('a wrong key under a known id, or tampered ciphertext, fails authentication', async () => {
     const [encrypted] = await new AesGcmPayloadCodec([key('k1')]).encode([payload]);
-    await expect(new AesGcmPayloadCodec([key('k1')]).decode([encrypted!])).rejects.toThrow(/key id "k1" failed authentication/);
+    await expect(new AesGcmPayloadCodec([key('k1')]).decode([encrypted!])).rejects.toThrow(
+      /key id "k1" failed authentication/,
+    );
     const codec = new AesGcmPayloadCodec([key('k2')]);
     const [good] = await codec.encode([payload]);
     const tampered = Buffer.from(good!.data!);
@@ -135,7 +156,12 @@ describe('codec configuration (TEMPORAL_CODEC_KEYS / _FILE / _ENCRYPTION_KEY_ID)
     const config = loadCodecConfig({ TEMPORAL_CODEC_KEYS: ` old:${k1} , new:${k2} ` })!;
     expect(config.keys.map((k) => k.id)).toEqual(['old', 'new']);
     expect(config.encryptionKeyId).toBe('new');
-    expect(loadCodecConfig({ TEMPORAL_CODEC_KEYS: `old:${k1},new:${k2}`, TEMPORAL_CODEC_ENCRYPTION_KEY_ID: 'old' })!.encryptionKeyId).toBe('old');
+    expect(
+      loadCodecConfig({
+        TEMPORAL_CODEC_KEYS: `old:${k1},new:${k2}`,
+        TEMPORAL_CODEC_ENCRYPTION_KEY_ID: 'old',
+      })!.encryptionKeyId,
+    ).toBe('old');
     const converter = dataConverterFromEnv({ TEMPORAL_CODEC_KEYS: `old:${k1}` })!;
     expect(converter.payloadCodecs).toHaveLength(1);
     expect(converter.failureConverterPath).toMatch(/encrypting-failure-converter/);
@@ -145,19 +171,33 @@ describe('codec configuration (TEMPORAL_CODEC_KEYS / _FILE / _ENCRYPTION_KEY_ID)
     const dir = mkdtempSync(path.join(os.tmpdir(), 'codec-keys-'));
     const file = path.join(dir, 'keys');
     writeFileSync(file, `# rotated 2026-01\nold:${k1}\nnew:${k2}\n`, { mode: 0o600 });
-    expect(loadCodecConfig({ TEMPORAL_CODEC_KEYS_FILE: file })!.keys.map((k) => k.id)).toEqual(['old', 'new']);
-    expect(() => loadCodecConfig({ TEMPORAL_CODEC_KEYS_FILE: path.join(dir, 'missing') })).toThrow(/^TEMPORAL_CODEC_KEYS_FILE: cannot read .* \(ENOENT\)$/);
+    expect(loadCodecConfig({ TEMPORAL_CODEC_KEYS_FILE: file })!.keys.map((k) => k.id)).toEqual([
+      'old',
+      'new',
+    ]);
+    expect(() => loadCodecConfig({ TEMPORAL_CODEC_KEYS_FILE: path.join(dir, 'missing') })).toThrow(
+      /^TEMPORAL_CODEC_KEYS_FILE: cannot read .* \(ENOENT\)$/,
+    );
   });
 
   test.each([
     [{ TEMPORAL_CODEC_KEYS: 'nokey' }, /^TEMPORAL_CODEC_KEYS: entry 1 must be id:base64key/],
     [{ TEMPORAL_CODEC_KEYS: `a:${k1},a:${k2}` }, /^TEMPORAL_CODEC_KEYS: key id "a" appears twice/],
-    [{ TEMPORAL_CODEC_KEYS: `a:${randomBytes(16).toString('base64')}` }, /^TEMPORAL_CODEC_KEYS: key "a" must decode to 32 bytes \(AES-256\), got 16/],
+    [
+      { TEMPORAL_CODEC_KEYS: `a:${randomBytes(16).toString('base64')}` },
+      /^TEMPORAL_CODEC_KEYS: key "a" must decode to 32 bytes \(AES-256\), got 16/,
+    ],
     [{ TEMPORAL_CODEC_KEYS: 'a:not base64!!' }, /^TEMPORAL_CODEC_KEYS: key "a" is not base64/],
     [{ TEMPORAL_CODEC_KEYS: `bad id:${k1}` }, /^TEMPORAL_CODEC_KEYS: key id "bad id" must be/],
     [{ TEMPORAL_CODEC_KEYS: ',,' }, /^TEMPORAL_CODEC_KEYS: no keys/],
-    [{ TEMPORAL_CODEC_KEYS: `a:${k1}`, TEMPORAL_CODEC_KEYS_FILE: '/x' }, /^TEMPORAL_CODEC_KEYS_FILE: set either/],
-    [{ TEMPORAL_CODEC_KEYS: `a:${k1}`, TEMPORAL_CODEC_ENCRYPTION_KEY_ID: 'b' }, /^TEMPORAL_CODEC_ENCRYPTION_KEY_ID: "b" is not one of the configured key ids \(a\)/],
+    [
+      { TEMPORAL_CODEC_KEYS: `a:${k1}`, TEMPORAL_CODEC_KEYS_FILE: '/x' },
+      /^TEMPORAL_CODEC_KEYS_FILE: set either/,
+    ],
+    [
+      { TEMPORAL_CODEC_KEYS: `a:${k1}`, TEMPORAL_CODEC_ENCRYPTION_KEY_ID: 'b' },
+      /^TEMPORAL_CODEC_ENCRYPTION_KEY_ID: "b" is not one of the configured key ids \(a\)/,
+    ],
   ])('one clear line naming the variable: %o', (env, message) => {
     let error: unknown;
     try {
@@ -191,7 +231,10 @@ describe('failure converters', () => {
 
   test('messages and stack traces are scrubbed of key material, down the cause chain', () => {
     const cause = new Error(`inner with ${secret}`);
-    const err = ApplicationFailure.create({ message: `outer Bearer ${secret} whsec_${'x'.repeat(40)}`, cause });
+    const err = ApplicationFailure.create({
+      message: `outer Bearer ${secret} whsec_${'x'.repeat(40)}`,
+      cause,
+    });
     const failure = sanitizingFailureConverter.errorToFailure(err, defaultPayloadConverter);
     const all = JSON.stringify(failure);
     expect(all).not.toContain(secret);
@@ -202,10 +245,15 @@ describe('failure converters', () => {
   });
 
   test('with the codec: message and stack move into an encoded payload (which the codec encrypts)', () => {
-    const failure = encryptingFailureConverter.errorToFailure(ApplicationFailure.create({ message: `Acme Coffee ${secret}` }), defaultPayloadConverter);
+    const failure = encryptingFailureConverter.errorToFailure(
+      ApplicationFailure.create({ message: `Acme Coffee ${secret}` }),
+      defaultPayloadConverter,
+    );
     expect(failure.message).toBe('Encoded failure');
     expect(failure.stackTrace).toBe('');
-    const attrs = defaultPayloadConverter.fromPayload<{ message: string; stack_trace: string }>(failure.encodedAttributes!);
+    const attrs = defaultPayloadConverter.fromPayload<{ message: string; stack_trace: string }>(
+      failure.encodedAttributes!,
+    );
     expect(attrs.message).toBe('Acme Coffee [REDACTED]');
     expect(attrs.stack_trace).not.toContain(secret);
     const back = encryptingFailureConverter.failureToError(failure, defaultPayloadConverter);
