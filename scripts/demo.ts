@@ -239,9 +239,9 @@ async function main(): Promise<void> {
   );
   console.log(`Temporal Web UI      ${server.uiUrl}`);
   console.log(`Layers emulator      ${emulator.url} (state: ${emulator.url}/_emulator/state)`);
-  console.log(`                     parent key in ${parentKeyFile} (0600)`);
+  console.log(`                     parent key in ${shown(parentKeyFile)} (0600)`);
   console.log(
-    `CRM gateway          ${gatewayUrl} (signing secret for this run in ${signingSecretFile}, 0600)`,
+    `CRM gateway          ${gatewayUrl} (signing secret for this run in ${shown(signingSecretFile)}, 0600)`,
   );
   console.log(`CRM events receiver  ${crmReceiver.url} (the gateway's CRM_EVENTS_URL)`);
   console.log(`Partner firehose     ${firehoseUrl} (the worker's LAYERS_FIREHOSE_URL)`);
@@ -249,12 +249,14 @@ async function main(): Promise<void> {
     console.log(
       `Payload codec        on (encrypting with key ${codec.encryptionKeyId}); codec server ${codecServer.url}`,
     );
-    console.log(`                     its endpoint, token included, is in ${codecEndpointFile} (0600):`);
+    console.log(
+      `                     its endpoint, token included, is in ${shown(codecEndpointFile)} (0600):`,
+    );
     console.log(
       `                     Web UI: paste it under Settings → Codec Server; CLI (env, not argv, so ps never shows it):`,
     );
     console.log(
-      `                     TEMPORAL_CODEC_ENDPOINT="$(cat ${codecEndpointFile})" temporal workflow show --address ${server.address} --workflow-id ${onboardingWorkflowId(externalId)}`,
+      `                     TEMPORAL_CODEC_ENDPOINT="$(cat ${shown(codecEndpointFile)})" temporal workflow show --address ${server.address} --workflow-id ${onboardingWorkflowId(externalId)}`,
     );
   }
 
