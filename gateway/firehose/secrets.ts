@@ -21,7 +21,8 @@ export class StaticFirehoseSecrets implements FirehoseSecrets {
 }
 
 /**
- * The file sink's folder (`LAYERS_SECRET_SINK_DIR`): every `webhook-signing-secret-<whe_id>.json`,
+ * The file sink's folder (`LAYERS_SECRET_SINK_DIR`): every `firehose-signing-secret-<whe_id>.json` (the
+ * partner firehose, activities/firehose.ts) and `webhook-signing-secret-<whe_id>.json`,
  * newest first. Read at most every `maxAgeMs`, and again at once after a signature matched nothing.
  */
 export class FileSinkFirehoseSecrets implements FirehoseSecrets {
@@ -58,7 +59,7 @@ export class FileSinkFirehoseSecrets implements FirehoseSecrets {
     });
     const found: Array<{ secret: string; storedAt: string }> = [];
     for (const name of names) {
-      if (!/^webhook-signing-secret-[A-Za-z0-9_-]+\.json$/.test(name)) continue;
+      if (!/^(?:firehose|webhook)-signing-secret-[A-Za-z0-9_-]+\.json$/.test(name)) continue;
       try {
         const stored = JSON.parse(await readFile(path.join(this.dir, name), 'utf8')) as {
           secret?: unknown;
