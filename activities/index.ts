@@ -1,3 +1,4 @@
+import { ChildOrgIndex } from './child-orgs';
 import { createFirehoseActivities, type FirehoseActivityDeps } from './firehose';
 import type { LayersClient } from './layers';
 import { createLifecycleActivities } from './lifecycle';
@@ -15,9 +16,12 @@ export interface ActivityDeps {
 
 /** Activities close over their dependencies, so tests and the worker choose the client and sink. */
 export function createActivities(deps: ActivityDeps) {
+  // One index of the parent's children per worker: onboarding's reconcile and the customer's adoption
+  // look-ups both page it (200 at a time, heartbeating) instead of each listing every child.
+  const childIndex = new ChildOrgIndex(deps.layers);
   return {
-    ...createOnboardingActivities(deps),
-    ...createLifecycleActivities(deps),
+    ...createOnboardingActivities({ ...deps, childIndex }),
+    ...createLifecycleActivities({ ...deps, childIndex }),
     ...createFirehoseActivities(deps),
   };
 }

@@ -4,6 +4,7 @@ import { ApplicationFailure, TerminatedFailure, CancelledFailure } from '@tempor
 import type { OnboardingResult } from '../common/onboarding-messages';
 import { LayersApiError, type LayersClient } from './layers';
 import { callOptions, layersCall } from './layers-call';
+import { ChildOrgIndex } from './child-orgs';
 
 /** How an onboarding that the customer workflow did not start itself ended (see awaitOnboardingOutcome). */
 export type ForeignOnboardingOutcome =
@@ -18,7 +19,8 @@ export interface OffboardingOutcome {
 }
 
 /** Suspend, resume, archive and drain checks for a customer's child org. All idempotent by state. */
-export function createLifecycleActivities({ layers }: { layers: LayersClient }) {
+export function createLifecycleActivities({ layers, childIndex }: { layers: LayersClient; childIndex?: ChildOrgIndex }) {
+  const children = childIndex ?? new ChildOrgIndex(layers);
   return {
     /** Adopt a customer provisioned outside this orchestrator (or by an earlier run): find its org. */
     async findCustomerOrganization(input: {
@@ -26,8 +28,7 @@ export function createLifecycleActivities({ layers }: { layers: LayersClient }) 
     }): Promise<{ orgId: string; status: string } | null> {
       return layersCall(async () => {
         let found: { orgId: string; status: string } | null = null;
-        for await (const org of layers.listAllOrganizations({}, callOptions())) {
-          if (org.metadata?.externalId !== input.externalId) continue;
+        for (const org of await children.find(input.externalId)) {
           // Prefer a live org over an archived one of the same customer.
           if (!found || (found.status === 'archived' && org.status !== 'archived'))
             found = { orgId: org.id, status: org.status };

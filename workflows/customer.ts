@@ -464,8 +464,9 @@ class CustomerLifecycle {
   /** Adopts a customer that exists only in Layers; false when there is nothing to adopt (the run ends). */
   async adopt(): Promise<'adopted' | 'unknown' | 'archived'> {
     const { reads, read } = this.activities;
+    // Pages through the parent's children (heartbeating): give it time, notice a dead worker by silence.
     const found = await reads.findCustomerOrganization.executeWithOptions(
-      read(`Find the child org of ${this.externalId}`),
+      { ...read(`Find the child org of ${this.externalId}`), startToCloseTimeout: '15 minutes', heartbeatTimeout: '30 seconds' },
       [{ externalId: this.externalId }],
     );
     if (!found) {

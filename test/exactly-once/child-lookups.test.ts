@@ -64,4 +64,26 @@ describe('child look-ups with many children on a slow Layers', () => {
       await env.control.clearFaults();
     }
   });
+
+  test('adopting a customer known only to Layers pages 200 at a time: answered while every list page takes 2 s (25 a page needed 19 pages, over the 30 s attempt)', async () => {
+    const externalId = `adopt-me-${Date.now().toString(36)}`;
+    const org = await env.layers.createOrganization({ name: 'Adopt Me', metadata: { externalId } });
+    await env.control.faults({
+      seed: 9,
+      rules: [{ method: 'GET', path: '/v1/organizations', latencyMs: [2000, 2000] }],
+    });
+    try {
+      await env.run(async () => {
+        const before = requestsTo(await env.control.state(), LIST_ORGS);
+        const status = await env.crm.pauseAndWait(externalId, { reason: 'invoice overdue', eventId: `${externalId}-1` });
+        expect(status.orgId).toBe(org.id);
+        expect(status.state).toBe('suspended');
+        expect(requestsTo(await env.control.state(), LIST_ORGS) - before).toBeLessThanOrEqual(4);
+      });
+      const state = await env.control.state();
+      expect(state.organizations.find((o: { id: string }) => o.id === org.id)?.status).toBe('suspended');
+    } finally {
+      await env.control.clearFaults();
+    }
+  });
 });
