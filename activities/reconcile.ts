@@ -1,0 +1,281 @@
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { externalIdSchema } from '../common/onboarding-input';
+import {
+  addDrift,
+  emptyTally,
+  walletShortfall,
+  type DriftTally,
+  type ReconcileScanned,
+} from '../common/reconcile';
+import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
+import type { LayersClient, Organization } from './layers';
+import { callOptions, layersCall } from './layers-call';
+
+/** The API's largest page of organizations; credit events allow 100. */
+export const ORGANIZATIONS_PAGE_SIZE = 200;
+const CREDIT_EVENTS_PAGE_SIZE = 100;
+
+export interface ReconcileDeps {
+  layers: LayersClient;
+  /** Reads customer workflows from Temporal visibility; absent, the scan cannot run. */
+  temporalClient?: Client;
+  /** LAYERS_FIREHOSE_URL: the partner-level endpoint every customer's events go to, when configured. */
+  firehoseUrl?: string;
+}
+
+/** The scan's progress, heartbeated after every page: a retried attempt resumes from `cursor`. */
+export interface ScanProgress {
+  cursor: string | null;
+  done: boolean;
+  scanned: ReconcileScanned;
+  tally: DriftTally;
+}
+
+export interface ScanInput {
+  maxItemsPerKind: number;
+  checkWallets: boolean;
+}
+
+/** The latest customer workflow of one externalId, as visibility shows it. */
+interface CustomerSeen {
+  externalId: string;
+  /** RUNNING, COMPLETED (archived), FAILED, TERMINATED, … */
+  status: string;
+  state?: string;
+  orgId?: string;
+}
+
+// temporal.api.enums.v1.WorkflowExecutionStatus
+const STATUS_NAMES = [
+  'UNSPECIFIED',
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TERMINATED',
+  'CONTINUED_AS_NEW',
+  'TIMED_OUT',
+];
+const CONTINUED_AS_NEW = 6;
+
+function keyword(fields: Record<string, Payload> | null | undefined, name: string): string | undefined {
+  const payload = fields?.[name];
+  if (!payload) return undefined;
+  const value: unknown = defaultPayloadConverter.fromPayload(payload);
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' ? first : undefined;
+}
+
+/**
+ * The customer workflows of one page of orgs, in one visibility query (`LayersCustomerId IN (…)`), so
+ * the scan never holds every customer in memory. Per externalId the newest execution that did not
+ * continue-as-new wins (a failed run may have been started again).
+ */
+async function customersOf(client: Client, externalIds: string[]): Promise<Map<string, CustomerSeen>> {
+  const found = new Map<string, CustomerSeen & { startedAt: number }>();
+  if (externalIds.length === 0) return found;
+  // externalIdSchema (letters, digits, . _ -) makes every id a safe string literal.
+  const list = externalIds.map((id) => `'${id}'`).join(', ');
+  const query = `WorkflowType = 'customerLifecycle' AND ${LayersCustomerId.name} IN (${list})`;
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const response = await client.workflowService.listWorkflowExecutions({
+      namespace: client.options.namespace,
+      query,
+      pageSize: 1_000,
+      nextPageToken,
+    });
+    for (const raw of response.executions) {
+      if (Number(raw.status) === CONTINUED_AS_NEW) continue;
+      const fields = raw.searchAttributes?.indexedFields;
+      const externalId = keyword(fields, LayersCustomerId.name);
+      if (!externalId) continue;
+      const startedAt =
+        Number(raw.startTime?.seconds ?? 0) * 1_000 + Math.floor((raw.startTime?.nanos ?? 0) / 1e6);
+      const previous = found.get(externalId);
+      if (previous && previous.startedAt > startedAt) continue;
+      found.set(externalId, {
+        externalId,
+        status: STATUS_NAMES[Number(raw.status)] ?? String(raw.status),
+        state: keyword(fields, LayersLifecycleState.name),
+        orgId: keyword(fields, LayersOrgId.name),
+        startedAt,
+      });
+    }
+    nextPageToken = response.nextPageToken?.length ? response.nextPageToken : undefined;
+  } while (nextPageToken);
+  return found;
+}
+
+/** Every ledger event of a child org, oldest pages last (the API lists newest first). */
+async function ledgerOf(
+  layers: LayersClient,
+  orgId: string,
+  beat: () => void,
+): Promise<Array<{ eventType: string; credits: number }>> {
+  const events: Array<{ eventType: string; credits: number }> = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await layers.listCreditEvents(
+      orgId,
+      { limit: CREDIT_EVENTS_PAGE_SIZE, cursor },
+      callOptions(),
+    );
+    for (const e of page.items) events.push({ eventType: e.eventType, credits: e.credits });
+    beat();
+    if (page.nextCursor === null) return events;
+    cursor = page.nextCursor;
+  }
+}
+
+/** The drift one org shows against its customer workflow (if any). Returns whether the wallet should be read. */
+function classify(
+  org: Organization,
+  customer: CustomerSeen | undefined,
+  tally: DriftTally,
+  max: number,
+): boolean {
+  const externalId = org.metadata?.externalId;
+  const base = { orgId: org.id, ...(externalId ? { externalId } : {}) };
+  const running = customer?.status === 'RUNNING';
+  const owns = running && (customer.orgId === undefined || customer.orgId === org.id);
+  if (org.status !== 'archived' && !owns) {
+    const why = !externalId
+      ? 'has no metadata.externalId'
+      : !customer
+        ? `no customer workflow for ${externalId}`
+        : !running
+          ? `customer workflow for ${externalId} is ${customer.status}${customer.state ? ` (state ${customer.state})` : ''}`
+          : `customer ${externalId} owns ${customer.orgId} instead`;
+    addDrift(
+      tally,
+      { kind: 'org-without-customer', ...base, detail: `${org.status} org ${org.id} ${why}` },
+      max,
+    );
+    return false;
+  }
+  // Onboarding has not reported its org yet (or this is not the customer's org): nothing to compare.
+  if (!running || customer.orgId !== org.id) return false;
+  const state = customer.state ?? 'unknown';
+  if (org.status === 'archived' && state !== 'offboarding' && state !== 'archived') {
+    addDrift(
+      tally,
+      {
+        kind: 'customer-org-archived',
+        ...base,
+        detail: `customer is ${state} but org ${org.id} was archived in Layers`,
+      },
+      max,
+    );
+    return false;
+  }
+  if (org.status === 'suspended' && state === 'active') {
+    addDrift(
+      tally,
+      {
+        kind: 'customer-org-suspended',
+        ...base,
+        detail: `customer is active but org ${org.id} is suspended in Layers`,
+      },
+      max,
+    );
+  }
+  return org.status !== 'archived' && (state === 'active' || state === 'suspended');
+}
+
+/** Reconciliation reads: every child org (paged, resumable), its customer workflow, its wallet; the firehose. */
+export function createReconcileActivities(deps: ReconcileDeps) {
+  const { layers } = deps;
+  return {
+    /**
+     * Pages every child org at the largest page size and compares each with its customer workflow in
+     * visibility. Heartbeats its progress (cursor + bounded tally) after each page, so a retry after a
+     * crash or a timeout resumes where the last heartbeat left off instead of starting over.
+     */
+    async scanForDrift(input: ScanInput): Promise<ScanProgress> {
+      const client = deps.temporalClient;
+      if (!client) {
+        throw ApplicationFailure.create({
+          type: 'ReconcileNotConfigured',
+          nonRetryable: true,
+          message: 'this worker has no Temporal client for visibility queries (ActivityDeps.temporalClient)',
+        });
+      }
+      const ctx = Context.current();
+      const resumed = ctx.info.heartbeatDetails as ScanProgress | undefined;
+      let progress: ScanProgress = resumed ?? {
+        cursor: null,
+        done: false,
+        scanned: { organizations: 0, customers: 0, wallets: 0, pages: 0 },
+        tally: emptyTally(),
+      };
+      if (resumed)
+        ctx.log.info('reconcile: resuming the scan from its last heartbeat', {
+          pages: resumed.scanned.pages,
+        });
+      while (!progress.done) {
+        const before = progress;
+        // Within a page, heartbeat the progress from before it: a retry re-reads the whole page.
+        const beat = () => ctx.heartbeat(before);
+        const page = await layersCall(() =>
+          layers.listOrganizations(
+            { limit: ORGANIZATIONS_PAGE_SIZE, cursor: before.cursor ?? undefined },
+            callOptions(),
+          ),
+        );
+        const ids = [
+          ...new Set(
+            page.items
+              .map((o) => o.metadata?.externalId)
+              .filter((id): id is string => externalIdSchema.safeParse(id).success),
+          ),
+        ];
+        const customers = await customersOf(client, ids);
+        beat();
+        const tally: DriftTally = structuredClone(before.tally);
+        const scanned = { ...before.scanned, pages: before.scanned.pages + 1 };
+        for (const org of page.items) {
+          scanned.organizations += 1;
+          const externalId = org.metadata?.externalId;
+          const customer = externalId ? customers.get(externalId) : undefined;
+          if (customer?.orgId === org.id) scanned.customers += 1;
+          const readWallet = classify(org, customer, tally, input.maxItemsPerKind);
+          if (!readWallet || !input.checkWallets) continue;
+          const { balance } = await layersCall(() => layers.getCredits(org.id, callOptions()));
+          const ledger = await layersCall(() => ledgerOf(layers, org.id, beat));
+          scanned.wallets += 1;
+          const { allocated, spent, shortfall } = walletShortfall(balance, ledger);
+          if (shortfall > 0) {
+            addDrift(
+              tally,
+              {
+                kind: 'wallet-below-allocated',
+                orgId: org.id,
+                ...(externalId ? { externalId } : {}),
+                detail: `balance ${balance} + spent ${spent} is ${shortfall} below the ${allocated} allocated`,
+              },
+              input.maxItemsPerKind,
+            );
+          }
+        }
+        progress = { cursor: page.nextCursor, done: page.nextCursor === null, scanned, tally };
+        ctx.heartbeat(progress);
+      }
+      return progress;
+    },
+
+    /** Whether the partner-level firehose endpoint exists; null when LAYERS_FIREHOSE_URL is not configured. */
+    async checkFirehoseEndpoint(): Promise<{ url: string; found: boolean } | null> {
+      const url = deps.firehoseUrl;
+      if (!url) return null;
+      return layersCall(async () => {
+        for await (const endpoint of layers.listAllWebhookEndpoints(callOptions())) {
+          if (endpoint.url === url && endpoint.scope === 'all_children') return { url, found: true };
+        }
+        return { url, found: false };
+      });
+    },
+  };
+}
