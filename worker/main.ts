@@ -59,14 +59,21 @@ async function main(): Promise<void> {
     throw startup.signal.reason;
   }
   try {
-    await ensureReconcileSchedule(worker.temporalClient!, { cron: reconcileCron, taskQueue: config.temporal.taskQueue, logger });
+    await ensureReconcileSchedule(worker.temporalClient!, {
+      cron: reconcileCron,
+      taskQueue: config.temporal.taskQueue,
+      logger,
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       await worker.close();
       throw err;
     }
     // Onboarding does not depend on the nightly scan: keep serving customers, say so loudly.
-    logger.error({ error: err }, `worker: could not create or update the reconcile schedule: ${redactSecrets((err as Error).message)}`);
+    logger.error(
+      { error: err },
+      `worker: could not create or update the reconcile schedule: ${redactSecrets((err as Error).message)}`,
+    );
   }
   const { pacing } = worker;
   logger.info(

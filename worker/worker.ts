@@ -159,9 +159,14 @@ export async function startWorker(config: StartWorkerConfig): Promise<WorkerGrou
       );
     }
     // The reconcile scan lists customer workflows through visibility, on the worker's own connection.
-    const temporalClient = deps.temporalClient ?? new Client({ connection, namespace: config.temporal.namespace });
+    const temporalClient =
+      deps.temporalClient ?? new Client({ connection, namespace: config.temporal.namespace });
     deps = { ...deps, temporalClient };
-    const group = new WorkerGroup(await createWorkerGroup({ ...config, connection, deps, pacing }), pacing, cleanup);
+    const group = new WorkerGroup(
+      await createWorkerGroup({ ...config, connection, deps, pacing }),
+      pacing,
+      cleanup,
+    );
     group.temporalClient = temporalClient;
     return group;
   } catch (err) {
