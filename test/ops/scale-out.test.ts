@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { temporal } from '@temporalio/proto';
+import { customerWorkflowId, onboardingWorkflowId } from '../../common/ids';
 import { childrenOf, parentWallet, totalCredits } from '../helpers/emulator';
 import {
   acmeCoffee,
@@ -137,6 +139,21 @@ describe('scale-out: three worker processes, one SIGKILLed mid-run', () => {
       expect(state.wallets.find((w) => w.organizationId === id)!.balance).toBe(CREDITS);
     expect(parentWallet(state).balance).toBe(parentWallet(before).balance - CUSTOMERS * CREDITS);
     expect(totalCredits(state)).toBe(totalCredits(before));
+
+    // The kill landed mid-run: work the victim held was taken over — an activity retried on another
+    // worker after its timeout, or a workflow task whose sticky worker was gone.
+    let takenOver = 0;
+    for (const id of externalIds) {
+      for (const workflowId of [onboardingWorkflowId(id), customerWorkflowId(id)]) {
+        const events: temporal.api.history.v1.IHistoryEvent[] =
+          (await env.temporal.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+        takenOver += events.filter(
+          (e) =>
+            (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1 || e.workflowTaskTimedOutEventAttributes,
+        ).length;
+      }
+    }
+    expect(takenOver).toBeGreaterThan(0);
 
     // The two survivors are still running; the victim died without a word.
     expect(workers.slice(1).map((w) => w.child.exitCode)).toEqual([null, null]);
