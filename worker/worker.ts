@@ -158,9 +158,11 @@ export async function startWorker(config: StartWorkerConfig): Promise<WorkerGrou
         config.logger,
       );
     }
-    // The reconcile scan lists customer workflows through visibility, on the worker's own connection.
+    // The reconcile scan lists customer workflows through visibility, on the worker's own connection; the
+    // schedule's workflow arguments go through the same payload codec as everything else.
     const temporalClient =
-      deps.temporalClient ?? new Client({ connection, namespace: config.temporal.namespace });
+      deps.temporalClient ??
+      new Client({ connection, namespace: config.temporal.namespace, dataConverter: config.dataConverter });
     deps = { ...deps, temporalClient };
     const group = new WorkerGroup(
       await createWorkerGroup({ ...config, connection, deps, pacing }),

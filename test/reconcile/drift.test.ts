@@ -129,6 +129,10 @@ describe('reconcile: drift made outside the orchestrator is reported exactly', (
       });
       await untilState(env, orphanId, 'active');
 
+      const nobody = await onboard(env, ['repair', 'adopt', uniqueExternalId('nobody'), '--json']);
+      expect(nobody.code).toBe(3);
+      expect(JSON.parse(nobody.stdout).error).toMatchObject({ code: 'not_found' });
+
       const unknownRepair = await onboard(env, ['repair', 'resume', orphanId, '--json']);
       expect(unknownRepair.code).toBe(2);
       expect(JSON.parse(unknownRepair.stdout).error).toMatchObject({ code: 'usage', field: 'kind' });
@@ -145,6 +149,12 @@ describe('reconcile: drift made outside the orchestrator is reported exactly', (
       ]);
       expect(report.firehoseUrl).toBe(FIREHOSE_URL);
       expect(report.scanned).toMatchObject({ organizations: 5, customers: 4 });
+
+      const started = await onboard(env, ['reconcile', '--json']);
+      expect(started.code).toBe(0);
+      const { workflowId: startedId } = JSON.parse(started.stdout) as { workflowId: string };
+      expect(startedId).toMatch(/^reconcile\/manual\//);
+      await env.temporal.client.workflow.getHandle(startedId).result();
 
       const human = await onboard(env, ['reconcile', '--wait']);
       expect(human.code).toBe(0);
