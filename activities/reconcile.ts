@@ -10,7 +10,7 @@ import {
   type ReconcileScanned,
 } from '../common/reconcile';
 import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
-import type { LayersClient, Organization } from './layers';
+import { LayersApiError, type LayersClient, type Organization } from './layers';
 import { callOptions, layersCall } from './layers-call';
 
 /** The API's largest page of organizations; credit events allow 100. */
@@ -109,6 +109,26 @@ async function customersOf(client: Client, externalIds: string[]): Promise<Map<s
   return found;
 }
 
+/** 429s in a row waited out inside the scan before the attempt gives up (and resumes from its heartbeat). */
+const MAX_RATE_LIMIT_WAITS = 20;
+
+/**
+ * One Layers read of the scan. A scan makes thousands of reads in one activity, which the read queue's
+ * pacing (per activity) cannot spread out; a 429 is therefore waited out here, for its Retry-After,
+ * heartbeating, rather than failing the attempt and rereading from the last heartbeat.
+ */
+async function read<T>(fn: () => Promise<T>, beat: () => void): Promise<T> {
+  for (let waits = 0; ; waits++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof LayersApiError) || err.status !== 429 || waits >= MAX_RATE_LIMIT_WAITS) throw err;
+      beat();
+      await Context.current().sleep(err.retryAfterMs ?? 1_000);
+    }
+  }
+}
+
 /** Every ledger event of a child org, oldest pages last (the API lists newest first). */
 async function ledgerOf(
   layers: LayersClient,
@@ -128,6 +148,25 @@ async function ledgerOf(
     if (page.nextCursor === null) return events;
     cursor = page.nextCursor;
   }
+}
+
+/**
+ * The balance and the ledger, read while neither moved: the balance is read before and after the
+ * ledger, and a wallet that changed in between (a refill or a settlement racing the reads) is read
+ * again. One that keeps changing is skipped (null) rather than judged on a torn read.
+ */
+async function steadyWallet(
+  layers: LayersClient,
+  orgId: string,
+  beat: () => void,
+): Promise<{ balance: number; ledger: Array<{ eventType: string; credits: number }> } | null> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const before = await read(() => layers.getCredits(orgId, callOptions()), beat);
+    const ledger = await ledgerOf(layers, orgId, beat);
+    const after = await read(() => layers.getCredits(orgId, callOptions()), beat);
+    if (before.balance === after.balance) return { balance: after.balance, ledger };
+  }
+  return null;
 }
 
 /** The drift one org shows against its customer workflow (if any). Returns whether the wallet should be read. */
@@ -220,9 +259,13 @@ export function createReconcileActivities(deps: ReconcileDeps) {
         // Within a page, heartbeat the progress from before it: a retry re-reads the whole page.
         const beat = () => ctx.heartbeat(before);
         const page = await layersCall(() =>
-          layers.listOrganizations(
-            { limit: ORGANIZATIONS_PAGE_SIZE, cursor: before.cursor ?? undefined },
-            callOptions(),
+          read(
+            () =>
+              layers.listOrganizations(
+                { limit: ORGANIZATIONS_PAGE_SIZE, cursor: before.cursor ?? undefined },
+                callOptions(),
+              ),
+            beat,
           ),
         );
         const ids = [
@@ -243,10 +286,11 @@ export function createReconcileActivities(deps: ReconcileDeps) {
           if (customer?.orgId === org.id) scanned.customers += 1;
           const readWallet = classify(org, customer, tally, input.maxItemsPerKind);
           if (!readWallet || !input.checkWallets) continue;
-          const { balance } = await layersCall(() => layers.getCredits(org.id, callOptions()));
-          const ledger = await layersCall(() => ledgerOf(layers, org.id, beat));
+          const wallet = await layersCall(() => steadyWallet(layers, org.id, beat));
+          if (!wallet) continue;
           scanned.wallets += 1;
-          const { allocated, spent, shortfall } = walletShortfall(balance, ledger);
+          const { balance } = wallet;
+          const { allocated, spent, shortfall } = walletShortfall(balance, wallet.ledger);
           if (shortfall > 0) {
             addDrift(
               tally,
