@@ -36,6 +36,22 @@ export interface ScanProgress {
 export interface ScanInput {
   maxItemsPerKind: number;
   checkWallets: boolean;
+  /** The task queue customer workflows run on (the reconcile workflow's own). */
+  taskQueue: string;
+}
+
+export interface MissingOrgsInput {
+  maxItemsPerKind: number;
+  taskQueue: string;
+  /** Running customers the org scan matched to an org: when visibility counts no more, none is missing. */
+  matched: number;
+}
+
+/** The customer pass's progress: visibility's page token (base64) and the tally so far. */
+interface CustomerPassProgress {
+  pageToken: string | null;
+  checked: number;
+  tally: DriftTally;
 }
 
 /** The latest customer workflow of one externalId, as visibility shows it. */
@@ -69,16 +85,28 @@ function keyword(fields: Record<string, Payload> | null | undefined, name: strin
 }
 
 /**
+ * This deployment's customers: the customer workflows on the worker's task queue (TEMPORAL_TASK_QUEUE),
+ * so two orchestrators sharing a namespace (or test suites sharing a dev server) never see each other's.
+ */
+function customersOfDeployment(taskQueue: string): string {
+  return `WorkflowType = 'customerLifecycle' AND TaskQueue = '${taskQueue.replace(/'/g, '')}'`;
+}
+
+/**
  * The customer workflows of one page of orgs, in one visibility query (`LayersCustomerId IN (…)`), so
  * the scan never holds every customer in memory. Per externalId the newest execution that did not
  * continue-as-new wins (a failed run may have been started again).
  */
-async function customersOf(client: Client, externalIds: string[]): Promise<Map<string, CustomerSeen>> {
+async function customersOf(
+  client: Client,
+  taskQueue: string,
+  externalIds: string[],
+): Promise<Map<string, CustomerSeen>> {
   const found = new Map<string, CustomerSeen & { startedAt: number }>();
   if (externalIds.length === 0) return found;
   // externalIdSchema (letters, digits, . _ -) makes every id a safe string literal.
   const list = externalIds.map((id) => `'${id}'`).join(', ');
-  const query = `WorkflowType = 'customerLifecycle' AND ${LayersCustomerId.name} IN (${list})`;
+  const query = `${customersOfDeployment(taskQueue)} AND ${LayersCustomerId.name} IN (${list})`;
   let nextPageToken: Uint8Array | undefined;
   do {
     const response = await client.workflowService.listWorkflowExecutions({
@@ -224,6 +252,15 @@ function classify(
   return org.status !== 'archived' && (state === 'active' || state === 'suspended');
 }
 
+function requireClient(deps: ReconcileDeps): Client {
+  if (deps.temporalClient) return deps.temporalClient;
+  throw ApplicationFailure.create({
+    type: 'ReconcileNotConfigured',
+    nonRetryable: true,
+    message: 'this worker has no Temporal client for visibility queries (ActivityDeps.temporalClient)',
+  });
+}
+
 /** Reconciliation reads: every child org (paged, resumable), its customer workflow, its wallet; the firehose. */
 export function createReconcileActivities(deps: ReconcileDeps) {
   const { layers } = deps;
@@ -234,20 +271,20 @@ export function createReconcileActivities(deps: ReconcileDeps) {
      * crash or a timeout resumes where the last heartbeat left off instead of starting over.
      */
     async scanForDrift(input: ScanInput): Promise<ScanProgress> {
-      const client = deps.temporalClient;
-      if (!client) {
-        throw ApplicationFailure.create({
-          type: 'ReconcileNotConfigured',
-          nonRetryable: true,
-          message: 'this worker has no Temporal client for visibility queries (ActivityDeps.temporalClient)',
-        });
-      }
+      const client = requireClient(deps);
       const ctx = Context.current();
       const resumed = ctx.info.heartbeatDetails as ScanProgress | undefined;
       let progress: ScanProgress = resumed ?? {
         cursor: null,
         done: false,
-        scanned: { organizations: 0, customers: 0, wallets: 0, pages: 0 },
+        scanned: {
+          organizations: 0,
+          customers: 0,
+          runningCustomers: 0,
+          customersChecked: 0,
+          wallets: 0,
+          pages: 0,
+        },
         tally: emptyTally(),
       };
       if (resumed)
@@ -275,7 +312,7 @@ export function createReconcileActivities(deps: ReconcileDeps) {
               .filter((id): id is string => externalIdSchema.safeParse(id).success),
           ),
         ];
-        const customers = await customersOf(client, ids);
+        const customers = await customersOf(client, input.taskQueue, ids);
         beat();
         const tally: DriftTally = structuredClone(before.tally);
         const scanned = { ...before.scanned, pages: before.scanned.pages + 1 };
@@ -283,7 +320,7 @@ export function createReconcileActivities(deps: ReconcileDeps) {
           scanned.organizations += 1;
           const externalId = org.metadata?.externalId;
           const customer = externalId ? customers.get(externalId) : undefined;
-          if (customer?.orgId === org.id) scanned.customers += 1;
+          if (customer?.status === 'RUNNING' && customer.orgId === org.id) scanned.customers += 1;
           const readWallet = classify(org, customer, tally, input.maxItemsPerKind);
           if (!readWallet || !input.checkWallets) continue;
           const wallet = await layersCall(() => steadyWallet(layers, org.id, beat));
@@ -308,6 +345,73 @@ export function createReconcileActivities(deps: ReconcileDeps) {
         ctx.heartbeat(progress);
       }
       return progress;
+    },
+
+    /**
+     * The other direction: every running customer whose org the org scan did not meet. Visibility counts
+     * them first; only when it counts more than the scan matched are they paged (1,000 a page, the
+     * page token heartbeated) and each org looked up — a 404 is `customer-org-missing`.
+     */
+    async findCustomersWithoutOrg(
+      input: MissingOrgsInput,
+    ): Promise<{ runningCustomers: number; checked: number; tally: DriftTally }> {
+      const client = requireClient(deps);
+      const ctx = Context.current();
+      const query = `${customersOfDeployment(input.taskQueue)} AND ExecutionStatus = 'Running' AND ${LayersOrgId.name} IS NOT NULL`;
+      const { count } = await client.workflow.count(query);
+      if (count <= input.matched) return { runningCustomers: count, checked: 0, tally: emptyTally() };
+      let progress: CustomerPassProgress = (ctx.info.heartbeatDetails as
+        CustomerPassProgress | undefined) ?? {
+        pageToken: null,
+        checked: 0,
+        tally: emptyTally(),
+      };
+      for (;;) {
+        const before = progress;
+        const beat = () => ctx.heartbeat(before);
+        const response = await client.workflowService.listWorkflowExecutions({
+          namespace: client.options.namespace,
+          query,
+          pageSize: 1_000,
+          nextPageToken: before.pageToken ? Buffer.from(before.pageToken, 'base64') : undefined,
+        });
+        const tally = structuredClone(before.tally);
+        let checked = before.checked;
+        for (const raw of response.executions) {
+          const fields = raw.searchAttributes?.indexedFields;
+          const orgId = keyword(fields, LayersOrgId.name);
+          const externalId = keyword(fields, LayersCustomerId.name);
+          if (!orgId) continue;
+          checked += 1;
+          const missing = await layersCall(() =>
+            read(() => layers.getOrganization(orgId, callOptions()), beat).then(
+              () => false,
+              (err: unknown) => {
+                if (err instanceof LayersApiError && err.status === 404) return true;
+                throw err;
+              },
+            ),
+          );
+          if (missing) {
+            addDrift(
+              tally,
+              {
+                kind: 'customer-org-missing',
+                orgId,
+                ...(externalId ? { externalId } : {}),
+                detail: `customer is ${keyword(fields, LayersLifecycleState.name) ?? 'running'} but Layers has no org ${orgId}`,
+              },
+              input.maxItemsPerKind,
+            );
+          }
+        }
+        const next = response.nextPageToken?.length
+          ? Buffer.from(response.nextPageToken).toString('base64')
+          : null;
+        progress = { pageToken: next, checked, tally };
+        ctx.heartbeat(progress);
+        if (!next) return { runningCustomers: count, checked, tally };
+      }
     },
 
     /** Whether the partner-level firehose endpoint exists; null when LAYERS_FIREHOSE_URL is not configured. */

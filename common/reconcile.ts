@@ -20,6 +20,8 @@ export const DRIFT_KINDS = [
   'customer-org-archived',
   /** An active customer whose child org is suspended in Layers. */
   'customer-org-suspended',
+  /** A running customer whose child org Layers does not know (404). */
+  'customer-org-missing',
   /** A customer's wallet holds less than was allocated to it minus what it spent (see README, Reconciliation). */
   'wallet-below-allocated',
   /** LAYERS_FIREHOSE_URL is set but the parent has no all_children endpoint for it. */
@@ -46,8 +48,11 @@ export interface DriftTally {
 
 export interface ReconcileScanned {
   organizations: number;
-  /** Customer workflows matched to a child org. */
+  /** Running customer workflows matched to a child org. */
   customers: number;
+  /** Running customers with an org, per visibility, and how many of their orgs were looked up one by one. */
+  runningCustomers: number;
+  customersChecked: number;
   wallets: number;
   pages: number;
 }

@@ -12,6 +12,7 @@ import {
   DRIFT_KINDS,
   MAX_ITEMS_PER_KIND,
   addDrift,
+  mergeTallies,
   type ReconcileInput,
   type ReconcileReport,
 } from '../common/reconcile';
@@ -41,7 +42,7 @@ function markdown(report: ReconcileReport): string {
   const lines = [
     `**Reconciliation** ${report.total === 0 ? 'found no drift' : `found ${report.total} drift item${report.total === 1 ? '' : 's'}`}`,
     '',
-    `${report.scanned.organizations} child orgs in ${report.scanned.pages} pages, ${report.scanned.customers} with their customer, ${report.scanned.wallets} wallets read; firehose ${report.firehoseUrl ?? 'not configured (LAYERS_FIREHOSE_URL)'}`,
+    `${report.scanned.organizations} child orgs in ${report.scanned.pages} pages, ${report.scanned.customers} with their customer (${report.scanned.runningCustomers} running customers with an org, ${report.scanned.customersChecked} looked up), ${report.scanned.wallets} wallets read; firehose ${report.firehoseUrl ?? 'not configured (LAYERS_FIREHOSE_URL)'}`,
     '',
     '| drift | count |',
     '| --- | ---: |',
@@ -80,11 +81,31 @@ export async function reconcile(input: ReconcileInput = {}): Promise<ReconcileRe
   );
   const startedAt = new Date().toISOString();
   setCurrentDetails('**Reconciliation** running: scanning every child org and its customer workflow…');
-  const { scanForDrift, checkFirehoseEndpoint } = proxyActivities<Activities>(scanOptions());
+  const { scanForDrift, findCustomersWithoutOrg, checkFirehoseEndpoint } =
+    proxyActivities<Activities>(scanOptions());
+  // Customers are this deployment's: the customer workflows on this workflow's task queue.
+  const { taskQueue } = workflowInfo();
+  const orgsThenCustomers = async () => {
+    const scan = await scanForDrift.executeWithOptions(
+      { ...scanOptions(), summary: 'Scan every child org for drift' },
+      [{ maxItemsPerKind, checkWallets: input.checkWallets ?? true, taskQueue }],
+    );
+    const customers = await findCustomersWithoutOrg.executeWithOptions(
+      { ...scanOptions(), summary: 'Find running customers whose org Layers does not know' },
+      [{ maxItemsPerKind, taskQueue, matched: scan.scanned.customers }],
+    );
+    mergeTallies(scan.tally, customers.tally, maxItemsPerKind);
+    return {
+      ...scan,
+      scanned: {
+        ...scan.scanned,
+        runningCustomers: customers.runningCustomers,
+        customersChecked: customers.checked,
+      },
+    };
+  };
   const [scan, firehose] = await Promise.all([
-    scanForDrift.executeWithOptions({ ...scanOptions(), summary: 'Scan every child org for drift' }, [
-      { maxItemsPerKind, checkWallets: input.checkWallets ?? true },
-    ]),
+    orgsThenCustomers(),
     checkFirehoseEndpoint.executeWithOptions(
       {
         ...scanOptions(),

@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../../common/search-attributes';
+import type { customerLifecycle } from '../../workflows/customer';
 import { DRIFT_KINDS, walletShortfall, type DriftKind, type ReconcileReport } from '../../common/reconcile';
 import { customerWorkflowId } from '../../common/ids';
 import { startOnboardingTestEnv, uniqueExternalId, type OnboardingTestEnv } from '../helpers/onboarding-env';
@@ -37,6 +40,8 @@ describe('reconcile: drift made outside the orchestrator is reported exactly', (
     const orphanId = uniqueExternalId('orphan');
     let orphanOrgId = '';
     let unlabelledOrgId = '';
+    const ghostId = uniqueExternalId('ghost');
+    const ghostOrgId = `org_${randomUUID()}`;
 
     // A worker whose LAYERS_FIREHOSE_URL names an endpoint nobody created.
     const missingFirehose = 'https://quinns-crm.example.com/layers/other-webhooks';
@@ -48,7 +53,15 @@ describe('reconcile: drift made outside the orchestrator is reported exactly', (
       // A clean start: three customers, three orgs, nothing to report except the firehose.
       const clean = await reconcileNow(env);
       expect(clean.report.counts).toEqual(counts({ 'missing-firehose-endpoint': 1 }));
-      expect(clean.report.scanned).toMatchObject({ organizations: 3, customers: 3, wallets: 3, pages: 1 });
+      // Visibility counts as many running customers as the org scan matched: no org is looked up one by one.
+      expect(clean.report.scanned).toEqual({
+        organizations: 3,
+        customers: 3,
+        runningCustomers: 3,
+        customersChecked: 0,
+        wallets: 3,
+        pages: 1,
+      });
 
       // Ordinary spending is not drift: usage settles, the cap's auto-refill tops the wallet up.
       const reserved = (await env.control.usage(spender.result.orgId, 'reserve', 4_500)) as {
@@ -66,6 +79,19 @@ describe('reconcile: drift made outside the orchestrator is reported exactly', (
         await env.layers.createOrganization({ name: 'Orphan Coffee', metadata: { externalId: orphanId } })
       ).id;
       unlabelledOrgId = (await env.layers.createOrganization({ name: 'Made by hand' })).id;
+      // A customer record naming an org this Layers account does not have (restored from elsewhere, say):
+      // its workflow exists (its first task is not due for an hour, so nothing here runs it).
+      const ghost = await env.temporal.client.workflow.start<typeof customerLifecycle>('customerLifecycle', {
+        workflowId: customerWorkflowId(ghostId),
+        taskQueue: env.taskQueue,
+        args: [{ externalId: ghostId }],
+        startDelay: '1 hour',
+        typedSearchAttributes: [
+          { key: LayersCustomerId, value: ghostId },
+          { key: LayersOrgId, value: ghostOrgId },
+          { key: LayersLifecycleState, value: 'active' },
+        ],
+      });
 
       const { report, workflowId } = await reconcileNow(env);
       expect(report.counts).toEqual(
@@ -73,10 +99,11 @@ describe('reconcile: drift made outside the orchestrator is reported exactly', (
           'org-without-customer': 2,
           'customer-org-archived': 1,
           'customer-org-suspended': 1,
+          'customer-org-missing': 1,
           'missing-firehose-endpoint': 1,
         }),
       );
-      expect(report.total).toBe(5);
+      expect(report.total).toBe(6);
       expect(report.truncated).toBe(false);
       expect(
         itemKeys(report, 'org-without-customer').sort((a, b) => a.orgId!.localeCompare(b.orgId!)),
@@ -92,9 +119,18 @@ describe('reconcile: drift made outside the orchestrator is reported exactly', (
       expect(itemKeys(report, 'customer-org-suspended')).toEqual([
         { externalId: suspended.externalId, orgId: suspended.result.orgId },
       ]);
+      expect(itemKeys(report, 'customer-org-missing')).toEqual([{ externalId: ghostId, orgId: ghostOrgId }]);
       expect(report.items['missing-firehose-endpoint'][0]!.detail).toContain(missingFirehose);
       // Five orgs, three with their customer; wallets read for the two not archived (one of them suspended).
-      expect(report.scanned).toMatchObject({ organizations: 5, customers: 3, wallets: 2 });
+      // The ghost makes visibility count one running customer more than the scan matched: all four are looked up.
+      expect(report.scanned).toMatchObject({
+        organizations: 5,
+        customers: 3,
+        runningCustomers: 4,
+        customersChecked: 4,
+        wallets: 2,
+      });
+      await ghost.terminate('test over');
       expect(report.firehoseUrl).toBe(missingFirehose);
 
       // The Web UI's current details carry the same table.
