@@ -1,8 +1,10 @@
 import { ChildOrgIndex } from './child-orgs';
 import { createFirehoseActivities, type FirehoseActivityDeps } from './firehose';
+import type { Client } from '@temporalio/client';
 import type { LayersClient } from './layers';
 import { createLifecycleActivities } from './lifecycle';
 import { createOnboardingActivities } from './onboarding';
+import { createReconcileActivities } from './reconcile';
 import type { SecretSink } from './secret-sink';
 
 export interface ActivityDeps {
@@ -12,6 +14,10 @@ export interface ActivityDeps {
   firehose?: FirehoseActivityDeps['firehose'];
   webhookUrlPolicy?: FirehoseActivityDeps['webhookUrlPolicy'];
   resolveHost?: FirehoseActivityDeps['resolveHost'];
+  /** Visibility queries (the reconcile scan); startWorker supplies one on the worker's connection. */
+  temporalClient?: Client;
+  /** LAYERS_FIREHOSE_URL: the reconcile scan checks the partner-level endpoint exists; unset skips that check. */
+  firehoseUrl?: string;
 }
 
 /** Activities close over their dependencies, so tests and the worker choose the client and sink. */
@@ -23,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOnboardingActivities({ ...deps, childIndex }),
     ...createLifecycleActivities({ ...deps, childIndex }),
     ...createFirehoseActivities(deps),
+    ...createReconcileActivities({ ...deps, firehoseUrl: deps.firehoseUrl ?? deps.firehose?.url }),
   };
 }
 

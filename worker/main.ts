@@ -7,6 +7,7 @@ import { setUpTracing } from '../common/tracing';
 import { loadWorkerConfig, loadWorkerTuning } from './config';
 import { installWorkerRuntime } from './logging';
 import { LayersCallMetrics, prometheusExporter } from './metrics';
+import { ensureReconcileSchedule, reconcileCronFromEnv } from './reconcile-schedule';
 import { shutdownGraceTimeFromEnv, startWorker } from './worker';
 
 let logger: Logger | undefined;
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const tuning = loadWorkerTuning();
   const shutdownGraceTimeMs = shutdownGraceTimeFromEnv();
+  const reconcileCron = reconcileCronFromEnv();
   const codec = codecFromEnv();
   const dataConverter = workerDataConverter(codec);
   const metricsPort = config.layers.metricsPort;
@@ -59,6 +61,23 @@ async function main(): Promise<void> {
   if (startup.signal.aborted) {
     await worker.close();
     throw startup.signal.reason;
+  }
+  try {
+    await ensureReconcileSchedule(worker.temporalClient!, {
+      cron: reconcileCron,
+      taskQueue: config.temporal.taskQueue,
+      logger,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      await worker.close();
+      throw err;
+    }
+    // Onboarding does not depend on the nightly scan: keep serving customers, say so loudly.
+    logger.error(
+      { error: err },
+      `worker: could not create or update the reconcile schedule: ${redactSecrets((err as Error).message)}`,
+    );
   }
   const { pacing } = worker;
   logger.info(

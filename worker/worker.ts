@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { LayersClient, type LayersCallRecord } from '../activities/layers';
@@ -24,7 +25,11 @@ export const DEFAULT_SHUTDOWN_GRACE_TIME_MS = 30_000;
 
 type Tuning = Pick<
   WorkerOptions,
-  'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'
+  | 'maxCachedWorkflows'
+  | 'maxConcurrentActivityTaskExecutions'
+  | 'maxConcurrentWorkflowTaskExecutions'
+  // How often a heartbeat reaches the server at most (the reconcile scan's resumable cursor); tests shorten it.
+  | 'maxHeartbeatThrottleInterval'
 >;
 
 /**
@@ -68,6 +73,9 @@ export interface StartWorkerConfig {
  * connection, the Layers client) is closed once it has stopped.
  */
 export class WorkerGroup {
+  /** A client on the worker's connection (the reconcile schedule, visibility queries); set by startWorker. */
+  temporalClient?: Client;
+
   constructor(
     readonly workers: Worker[],
     readonly pacing: Pacing = { tier: 'unknown' },
@@ -157,8 +165,19 @@ export async function startWorker(config: StartWorkerConfig): Promise<WorkerGrou
         config.logger,
       );
     }
-    const group = await createWorkerGroup({ ...config, connection, deps, pacing });
-    return new WorkerGroup(group, pacing, cleanup);
+    // The reconcile scan lists customer workflows through visibility, on the worker's own connection; the
+    // schedule's workflow arguments go through the same payload codec as everything else.
+    const temporalClient =
+      deps.temporalClient ??
+      new Client({ connection, namespace: config.temporal.namespace, dataConverter: config.dataConverter });
+    deps = { ...deps, temporalClient };
+    const group = new WorkerGroup(
+      await createWorkerGroup({ ...config, connection, deps, pacing }),
+      pacing,
+      cleanup,
+    );
+    group.temporalClient = temporalClient;
+    return group;
   } catch (err) {
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
     throw err;

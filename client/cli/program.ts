@@ -22,6 +22,13 @@ import {
   statusCommand,
   type LifecycleCommand,
 } from './lifecycle-commands';
+import {
+  RECONCILE_DESCRIPTION,
+  RECONCILE_OPTIONS,
+  REPAIR_DESCRIPTION,
+  reconcileCommand,
+  repairCommand,
+} from './reconcile-commands';
 
 export const ENVIRONMENT_HELP = `
 Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE (see README);
@@ -164,6 +171,25 @@ export function buildProgram(exit: (code: number) => void): Command {
   ).action(async (opts: Record<string, unknown>) => {
     exit(await withLazyClient((connect) => listCommand(optionValues(opts, LIST_OPTIONS), connect)));
   });
+
+  command(program, 'reconcile', RECONCILE_DESCRIPTION, RECONCILE_OPTIONS).action(
+    async (opts: Record<string, unknown>) => {
+      exit(
+        await withLazyClient((connect) => reconcileCommand(optionValues(opts, RECONCILE_OPTIONS), connect)),
+      );
+    },
+  );
+
+  command(program, 'repair', REPAIR_DESCRIPTION, JSON_OPTION)
+    .argument('<kind>', 'the repair: adopt')
+    .argument('<externalId>')
+    .action(async (kind: string, externalId: string, opts: Record<string, unknown>) => {
+      exit(
+        await withLazyClient((connect) =>
+          repairCommand(kind, externalId, optionValues(opts, JSON_OPTION), connect),
+        ),
+      );
+    });
 
   command(program, 'import', IMPORT_DESCRIPTION, IMPORT_OPTIONS)
     .argument('<file>', 'customers.csv or customers.jsonl')

@@ -143,6 +143,24 @@ const scenarios: Record<string, Scenario> = {
     },
     (externalId) => offboardingWorkflowId(externalId),
   ),
+  // A reconcile run that finds an org made behind the orchestrator's back and an org archived by hand.
+  reconcile: async () => {
+    const env = await startOnboardingTestEnv();
+    const workflowId = `reconcile/manual/recorded-${Date.now().toString(36)}`;
+    return {
+      workflowId,
+      close: () => env.close(),
+      run: (fn) =>
+        env.run(async () => {
+          const { result } = await onboarded(env);
+          await env.layers.archiveOrganization(result.orgId);
+          await env.layers.createOrganization({ name: 'Orphan Coffee', metadata: { externalId: 'orphan-recorded' } });
+          await env.temporal.client.workflow.execute('reconcile', { workflowId, taskQueue: env.taskQueue, args: [{}] });
+          return fn();
+        }),
+      fetch: async () => showHistory(workflowId),
+    };
+  },
 };
 
 /** A customer scenario of its own: `act` drives it, `pick` chooses the execution stored. */
