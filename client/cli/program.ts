@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { version } from '../../package.json';
+import { packageVersion } from '../../common/package-version';
 import { parseOnboardingInput } from '../../common/onboarding-input';
 import { InvalidInputError } from '../errors';
 import { IMPORT_DESCRIPTION, IMPORT_OPTIONS, importCommand } from '../import/command';
@@ -60,7 +60,7 @@ export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command('onboard')
     .usage('<command> [options]   (npm run onboard -- <command> …)')
     .description('Onboard and manage Layers customers through their Temporal workflows.')
-    .version(version, '-V, --version', 'print the version')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .helpCommand('help [command]', 'help for a command')
     .addHelpText('after', ENVIRONMENT_HELP)
     .showSuggestionAfterError(true)
