@@ -1,3 +1,4 @@
+import { createCrmEventActivities, type CrmEventsConfig } from './crm-events';
 import { createFirehoseActivities, type FirehoseActivityDeps } from './firehose';
 import type { LayersClient } from './layers';
 import { createLifecycleActivities } from './lifecycle';
@@ -11,6 +12,8 @@ export interface ActivityDeps {
   firehose?: FirehoseActivityDeps['firehose'];
   webhookUrlPolicy?: FirehoseActivityDeps['webhookUrlPolicy'];
   resolveHost?: FirehoseActivityDeps['resolveHost'];
+  /** Lifecycle events to the partner's CRM (CRM_EVENTS_URL, CRM_EVENTS_SIGNING_SECRET): activities/crm-events.ts. */
+  crmEvents?: CrmEventsConfig;
 }
 
 /** Activities close over their dependencies, so tests and the worker choose the client and sink. */
@@ -19,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOnboardingActivities(deps),
     ...createLifecycleActivities(deps),
     ...createFirehoseActivities(deps),
+    ...createCrmEventActivities(deps),
   };
 }
 
