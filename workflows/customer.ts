@@ -8,6 +8,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
   getExternalWorkflowHandle,
   patched,
   proxyActivities,
@@ -81,7 +82,6 @@ const CRM_EVENT_OPTIONS: ActivityOptions = {
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
-    maximumAttempts: 0,
   },
 };
 const MAX_CRM_OUTBOX = 1000;
@@ -267,8 +267,11 @@ class CustomerLifecycle {
           { ...CRM_EVENT_OPTIONS, summary: `Tell the CRM: ${event.type} (#${event.sequence})` },
           [event],
         );
-      } catch {
-        return; // unlimited retries: only a cancelled workflow gets here
+      } catch (err) {
+        // Attempts are unlimited: only a cancelled workflow gets here. Anything else fails the workflow
+        // task (visible, retried) rather than silently stopping the CRM's events.
+        if (isCancellation(err)) return;
+        throw err;
       }
       if (this.crmOutbox[0] === event) this.crmOutbox.shift();
     }
