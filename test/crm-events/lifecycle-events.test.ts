@@ -1,7 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { startOnboardingTestEnv, acmeCoffee, fastTiming, type OnboardingTestEnv } from '../helpers/onboarding-env';
+import {
+  startOnboardingTestEnv,
+  acmeCoffee,
+  fastTiming,
+  type OnboardingTestEnv,
+} from '../helpers/onboarding-env';
 import { eventually } from '../helpers/temporal';
 import { eventId, fastLifecycle, untilState } from '../lifecycle/helpers';
 import { startCrmReceiver } from './receiver';
@@ -91,7 +96,11 @@ describe('lifecycle events to the CRM', () => {
       timeoutMs: 60_000,
     }).catch(async (err: Error) => {
       const { raw } = await env.crm.customerHandle(externalId).describe();
-      const pending = raw.pendingActivities?.map((a) => [a.activityType?.name, a.attempt, a.lastFailure?.message]);
+      const pending = raw.pendingActivities?.map((a) => [
+        a.activityType?.name,
+        a.attempt,
+        a.lastFailure?.message,
+      ]);
       const history = await env.crm.customerHandle(externalId).fetchHistory();
       const kinds = history.events?.map((e) => `${e.eventType}`).join(',');
       throw new Error(

@@ -1,4 +1,9 @@
-import { startOnboardingTestEnv, acmeCoffee, fastTiming, type OnboardingTestEnv } from '../helpers/onboarding-env';
+import {
+  startOnboardingTestEnv,
+  acmeCoffee,
+  fastTiming,
+  type OnboardingTestEnv,
+} from '../helpers/onboarding-env';
 import { eventually } from '../helpers/temporal';
 import { fastLifecycle, untilState } from '../lifecycle/helpers';
 import { startCrmReceiver } from './receiver';
@@ -90,11 +95,15 @@ describe('lifecycle events: onboarding outcomes', () => {
         return quiet.crm.customerHandle(externalId).fetchHistory();
       });
       const scheduled = history.events!.flatMap((e) =>
-        e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType!.name] : [],
+        e.activityTaskScheduledEventAttributes
+          ? [e.activityTaskScheduledEventAttributes.activityType!.name]
+          : [],
       );
       expect(scheduled).not.toContain('publishLifecycleEvent');
       const markers = history.events!.filter((e) => e.markerRecordedEventAttributes);
-      expect(markers.map((m) => m.markerRecordedEventAttributes!.markerName)).toContain('core_local_activity');
+      expect(markers.map((m) => m.markerRecordedEventAttributes!.markerName)).toContain(
+        'core_local_activity',
+      );
       expect(eventsOf(externalId)).toEqual([]);
     } finally {
       await quiet.close();
