@@ -20,7 +20,10 @@ describe('start: same body attaches, a different body is refused', () => {
   });
   afterAll(async () => {
     for (const externalId of started)
-      await env.crm.customerHandle(externalId).terminate('test done').catch(() => undefined);
+      await env.crm
+        .customerHandle(externalId)
+        .terminate('test done')
+        .catch(() => undefined);
     await env?.close();
   });
 
@@ -31,7 +34,10 @@ describe('start: same body attaches, a different body is refused', () => {
     const first = await env.crm.start(request, { eventId: 'deal-won-1' });
     expect(first.started).toBe(true);
     const memo = (await env.crm.customerHandle(externalId).describe()).memo;
-    expect(memo).toMatchObject({ [MEMO_REQUEST_HASH]: requestHash(request), [MEMO_IDEMPOTENCY_KEY]: 'deal-won-1' });
+    expect(memo).toMatchObject({
+      [MEMO_REQUEST_HASH]: requestHash(request),
+      [MEMO_IDEMPOTENCY_KEY]: 'deal-won-1',
+    });
 
     // Key order does not matter, only content.
     const { credits, ...rest } = request;
