@@ -58,7 +58,12 @@ import {
   LifecycleRequestRefusedError,
   OnboardingConflictError,
 } from './errors';
-import { MEMO_IDEMPOTENCY_KEY, MEMO_REQUEST_HASH, differingFields, requestHash } from '../common/request-hash';
+import {
+  MEMO_IDEMPOTENCY_KEY,
+  MEMO_REQUEST_HASH,
+  differingFields,
+  requestHash,
+} from '../common/request-hash';
 import { checkFreeText, checkFreeTextDeep, findKeyMaterial } from '../common/key-material';
 import { checkWebhookUrl } from '../common/webhook-url';
 import { customerWorkflowId, onboardingWorkflowId } from '../common/ids';
@@ -130,7 +135,9 @@ export class OnboardingClient {
       );
     }
     // A customer's own URL becomes a child-scoped endpoint: no private, loopback or credentialed targets.
-    const urlError = parsed.value.firehose ? checkWebhookUrl(parsed.value.firehose.url, 'firehose.url') : undefined;
+    const urlError = parsed.value.firehose
+      ? checkWebhookUrl(parsed.value.firehose.url, 'firehose.url')
+      : undefined;
     if (urlError) throw new InvalidInputError([urlError]);
     const input = parsed.value;
     const externalId = input.customer.externalId;
@@ -227,10 +234,13 @@ export class OnboardingClient {
       maximumPageSize: 1,
     });
     const payloads = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads as
-      | Payload[]
-      | undefined;
+      Payload[] | undefined;
     if (!payloads?.length) return undefined;
-    return decodeFromPayloadsAtIndex<CustomerWorkflowInput>(this.client.options.loadedDataConverter, 0, payloads);
+    return decodeFromPayloadsAtIndex<CustomerWorkflowInput>(
+      this.client.options.loadedDataConverter,
+      0,
+      payloads,
+    );
   }
 
   private async latestRun(

@@ -29,7 +29,12 @@ import type { OnboardingResult, OnboardingStatus } from '../common/onboarding-me
 import { LayersCustomerId } from '../common/search-attributes';
 import type { customerLifecycle } from '../workflows';
 import { conflict } from './idempotency';
-import { MEMO_IDEMPOTENCY_KEY, MEMO_REQUEST_HASH, differingFields, requestHash } from '../common/request-hash';
+import {
+  MEMO_IDEMPOTENCY_KEY,
+  MEMO_REQUEST_HASH,
+  differingFields,
+  requestHash,
+} from '../common/request-hash';
 import { ProblemError } from './problem';
 import { CustomerArchivedError, InvalidInputError, OnboardingConflictError } from '../client/errors';
 

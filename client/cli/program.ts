@@ -45,7 +45,6 @@ function command(program: Command, name: string, description: string, specs: Opt
   return addOptions(program.command(name).description(description), specs);
 }
 
-
 /** `start` takes the CRM's event id as the gateway takes an Idempotency-Key (kept with the body's hash). */
 const START_COMMAND_OPTIONS = {
   ...START_OPTIONS,
