@@ -35,7 +35,7 @@ import {
   differingFields,
   requestHash,
 } from '../common/request-hash';
-import { ProblemError } from './problem';
+import { ProblemError, fieldProblems } from './problem';
 import { CustomerArchivedError, InvalidInputError, OnboardingConflictError } from '../client/errors';
 
 // The gateway's Temporal side. It wraps the CRM library (OnboardingClient) where the library lacks what
@@ -183,15 +183,7 @@ export class CustomerService {
         );
       if (err instanceof CustomerArchivedError) throw archived(externalId);
       if (err instanceof InvalidInputError)
-        throw new ProblemError(
-          400,
-          'invalid-input',
-          err.message,
-          err.problems.map((problem) => ({
-            field: problem.split(':')[0]!,
-            message: problem.slice(problem.indexOf(':') + 1).trim(),
-          })),
-        );
+        throw new ProblemError(400, 'invalid-input', err.message, fieldProblems(err.problems));
       throw err;
     }
     const current = (await this.describe(workflowId))!;
