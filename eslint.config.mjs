@@ -31,7 +31,7 @@ export default tseslint.config(
             { group: ['node:*'], message: 'Workflow code cannot use Node built-ins.' },
             { group: ['../activities/*', '../activities', '!../activities/**/*.types'], importNamePattern: '.*', message: 'Use `import type` for activities.', allowTypeImports: true },
             { group: ['../worker/*', '../client/*', '../emulator/*'], message: 'Workflow code must not import worker, client or emulator code.' },
-            { group: ['../common/codec/*', '../common/connection', '../common/logger', '../common/tracing'], message: 'Workflow code must not import Node-only common code (codec, connection settings, logger, tracing).' },
+            { group: ['../common/codec/*', '../common/connection', '../common/logger', '../common/tracing', '../common/signature', '../common/request-hash', '../common/package-version'], message: 'Workflow code must not import Node-only common code (codec, connection settings, logger, tracing, signing, hashing).' },
           ],
           paths: [
             'fs', 'path', 'os', 'crypto', 'http', 'https', 'net', 'child_process', 'process', 'timers', 'undici',

@@ -1,4 +1,5 @@
 import { ChildOrgIndex } from './child-orgs';
+import { createCrmEventActivities, type CrmEventsConfig } from './crm-events';
 import { createFirehoseActivities, type FirehoseActivityDeps } from './firehose';
 import type { Client } from '@temporalio/client';
 import type { LayersClient } from './layers';
@@ -18,6 +19,8 @@ export interface ActivityDeps {
   temporalClient?: Client;
   /** LAYERS_FIREHOSE_URL: the reconcile scan checks the partner-level endpoint exists; unset skips that check. */
   firehoseUrl?: string;
+  /** Lifecycle events to the partner's CRM (CRM_EVENTS_URL, CRM_EVENTS_SIGNING_SECRET): activities/crm-events.ts. */
+  crmEvents?: CrmEventsConfig;
 }
 
 /** Activities close over their dependencies, so tests and the worker choose the client and sink. */
@@ -30,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLifecycleActivities({ ...deps, childIndex }),
     ...createFirehoseActivities(deps),
     ...createReconcileActivities({ ...deps, firehoseUrl: deps.firehoseUrl ?? deps.firehose?.url }),
+    ...createCrmEventActivities(deps),
   };
 }
 

@@ -47,3 +47,21 @@ export class LifecycleRequestRefusedError extends WorkflowUpdateFailedError {
     );
   }
 }
+
+/**
+ * `start` found the customer's onboarding already running (or run) with a different request: nothing was
+ * started and nothing attached. `fields` names where the bodies differ (`credits`, `customer.name`, or
+ * `(body)` when the first request is no longer on record).
+ */
+export class OnboardingConflictError extends Error {
+  override name = 'OnboardingConflictError';
+  constructor(
+    readonly externalId: string,
+    readonly fields: string[],
+    detail: string,
+    readonly requestHash: string,
+    readonly existingRequestHash?: string,
+  ) {
+    super(`${detail} (differs in: ${fields.join(', ')})`);
+  }
+}

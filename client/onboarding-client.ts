@@ -5,9 +5,11 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type Payload } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFromEnv } from '../common/codec/data-converter';
 import { loadTemporalConfig, temporalConnectionOptions, type TemporalConfig } from '../common/connection';
@@ -51,11 +53,25 @@ import {
   type OnboardingRequest,
 } from '../common/onboarding-input';
 import { LayersCustomerId } from '../common/search-attributes';
-import { CustomerArchivedError, InvalidInputError, LifecycleRequestRefusedError } from './errors';
+import {
+  CustomerArchivedError,
+  InvalidInputError,
+  LifecycleRequestRefusedError,
+  OnboardingConflictError,
+} from './errors';
+import {
+  MEMO_IDEMPOTENCY_KEY,
+  MEMO_REQUEST_HASH,
+  differingFields,
+  requestHash,
+} from '../common/request-hash';
 import { checkFreeText, checkFreeTextDeep, findKeyMaterial } from '../common/key-material';
 import { checkWebhookUrl } from '../common/webhook-url';
 import { customerWorkflowId, onboardingWorkflowId } from '../common/ids';
 import { type OnboardingOptions } from '../common/onboarding-messages';
+
+/** An event id as the gateway takes an Idempotency-Key: 1-200 printable ASCII characters. */
+const EVENT_ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
 export interface StartedOnboarding {
   externalId: string;
@@ -102,10 +118,19 @@ export class OnboardingClient {
    */
   async start(
     request: OnboardingRequest,
-    options: Omit<OnboardingOptions, 'reconcile'> & { lifecycle?: CustomerWorkflowTiming } = {},
+    options: Omit<OnboardingOptions, 'reconcile'> & {
+      lifecycle?: CustomerWorkflowTiming;
+      /**
+       * The CRM's event id for this request (the gateway's Idempotency-Key): kept in the customer's memo
+       * with the body's hash. Same body again → attached; a different body → OnboardingConflictError.
+       */
+      eventId?: string;
+    } = {},
   ): Promise<StartedOnboarding> {
     const parsed = parseOnboardingInput(request);
     if (!parsed.ok) throw new InvalidInputError(parsed.errors);
+    if (options.eventId !== undefined && !EVENT_ID_PATTERN.test(options.eventId))
+      throw new InvalidInputError(['eventId: must be 1-200 printable ASCII characters']);
     const secrets = findKeyMaterial(request);
     if (secrets.length) {
       throw new InvalidInputError(
@@ -113,7 +138,9 @@ export class OnboardingClient {
       );
     }
     // A customer's own URL becomes a child-scoped endpoint: no private, loopback or credentialed targets.
-    const urlError = parsed.value.firehose ? checkWebhookUrl(parsed.value.firehose.url, 'firehose.url') : undefined;
+    const urlError = parsed.value.firehose
+      ? checkWebhookUrl(parsed.value.firehose.url, 'firehose.url')
+      : undefined;
     if (urlError) throw new InvalidInputError([urlError]);
     const input = parsed.value;
     const externalId = input.customer.externalId;
@@ -122,7 +149,8 @@ export class OnboardingClient {
     const { status: previous, identity } = await this.latestRun(workflowId);
     const reconcile =
       previous !== undefined && ['FAILED', 'TERMINATED', 'CANCELLED', 'TIMED_OUT'].includes(previous);
-    const { lifecycle, ...onboardingOptions } = options;
+    const { lifecycle, eventId, ...onboardingOptions } = options;
+    const hash = requestHash(input);
     if (previous === 'COMPLETED') throw new CustomerArchivedError(externalId);
     const handle = await this.client.workflow
       .start(customerLifecycle, {
@@ -141,6 +169,7 @@ export class OnboardingClient {
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         typedSearchAttributes: [{ key: LayersCustomerId, value: externalId }],
+        memo: { [MEMO_REQUEST_HASH]: hash, ...(eventId ? { [MEMO_IDEMPOTENCY_KEY]: eventId } : {}) },
         staticSummary: `Customer ${input.customer.name} (${externalId})`,
         staticDetails: `Lifecycle of CRM customer \`${externalId}\`: onboarding with ${input.credits} credits${
           input.creditConfig ? ', cap and auto-refill' : ''
@@ -151,7 +180,70 @@ export class OnboardingClient {
         if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CustomerArchivedError(externalId);
         throw err;
       });
-    return { externalId, workflowId, runId: handle.firstExecutionRunId, started: previous !== 'RUNNING' };
+    // Whoever's start won — ours, a concurrent twin, or one with another body — the memo says which.
+    const current = await this.client.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe();
+    await this.checkSameOnboarding(current, input, hash);
+    return {
+      externalId,
+      workflowId,
+      runId: handle.firstExecutionRunId,
+      started: previous !== 'RUNNING',
+    };
+  }
+
+  /**
+   * The running customer was started with this very body, or the call refuses to attach. Runs started
+   * without the memo (older clients) are compared by the request in their start event.
+   */
+  private async checkSameOnboarding(
+    description: WorkflowExecutionDescription,
+    input: OnboardingRequest,
+    hash: string,
+  ): Promise<void> {
+    const externalId = input.customer.externalId;
+    const memoHash = description.memo?.[MEMO_REQUEST_HASH] as string | undefined;
+    if (memoHash === hash) return;
+    const startInput = memoHash === undefined ? await this.startInput(description) : undefined;
+    const stored = startInput?.onboarding?.request;
+    if (memoHash === undefined && stored !== undefined && requestHash(stored) === hash) return;
+    if (stored === undefined && memoHash === undefined) {
+      throw new OnboardingConflictError(
+        externalId,
+        ['(body)'],
+        startInput?.carried
+          ? `customer ${externalId} exists and its onboarding request is no longer on record (the workflow continued as new); nothing was started`
+          : `customer ${externalId} is managed without an onboarding request (adopted from Layers by a lifecycle request); nothing was started`,
+        hash,
+      );
+    }
+    // With only the hash on record, the start event still holds the first body: name the fields.
+    const first = stored ?? (await this.startInput(description))?.onboarding?.request;
+    throw new OnboardingConflictError(
+      externalId,
+      first !== undefined ? differingFields(first, input) : ['(body)'],
+      `customer ${externalId} is already being onboarded (or was) with a different request; nothing was started or attached`,
+      hash,
+      memoHash ?? (stored !== undefined ? requestHash(stored) : undefined),
+    );
+  }
+
+  /** The input the run was started with (its first history event; one page of one event). */
+  private async startInput(
+    description: WorkflowExecutionDescription,
+  ): Promise<CustomerWorkflowInput | undefined> {
+    const page = await this.client.workflowService.getWorkflowExecutionHistory({
+      namespace: this.client.options.namespace,
+      execution: { workflowId: description.workflowId, runId: description.runId },
+      maximumPageSize: 1,
+    });
+    const payloads = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads as
+      Payload[] | undefined;
+    if (!payloads?.length) return undefined;
+    return decodeFromPayloadsAtIndex<CustomerWorkflowInput>(
+      this.client.options.loadedDataConverter,
+      0,
+      payloads,
+    );
   }
 
   private async latestRun(

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { LifecycleEvent } from './lifecycle-events';
 import type { ChurnRequest, PauseRequest, ReactivateRequest, ResumeRequest } from './lifecycle-input';
 import type { OnboardingOptions } from './onboarding-messages';
 import type { OnboardingRequest } from './onboarding-input';
@@ -82,6 +83,9 @@ export interface CarriedCustomerState {
    * onboarding child it starts (e.g. when its idempotency keys were first issued); see OnboardingOptions.
    */
   onboardingIdentity?: Record<string, unknown>;
+  /** Lifecycle events not yet delivered to the CRM, oldest first, and the last sequence number used. */
+  crmOutbox?: LifecycleEvent[];
+  crmEventSequence?: number;
 }
 
 /** The failure type of a waited request (update) the customer workflow could not apply; its message says why. */

@@ -28,8 +28,15 @@ import type { OnboardingInput } from '../common/onboarding-input';
 import type { OnboardingResult, OnboardingStatus } from '../common/onboarding-messages';
 import { LayersCustomerId } from '../common/search-attributes';
 import type { customerLifecycle } from '../workflows';
-import { conflict, differingFields, requestHash } from './idempotency';
-import { ProblemError } from './problem';
+import { conflict } from './idempotency';
+import {
+  MEMO_IDEMPOTENCY_KEY,
+  MEMO_REQUEST_HASH,
+  differingFields,
+  requestHash,
+} from '../common/request-hash';
+import { ProblemError, fieldProblems } from './problem';
+import { CustomerArchivedError, InvalidInputError, OnboardingConflictError } from '../client/errors';
 
 // The gateway's Temporal side. It wraps the CRM library (OnboardingClient) where the library lacks what
 // an HTTP front door needs: a memo with the onboarding body's hash, update ids equal to the caller's
@@ -37,8 +44,7 @@ import { ProblemError } from './problem';
 // different request under the same key.
 
 /** Memo keys the gateway writes on the customer workflow it starts (read back by describe). */
-export const MEMO_REQUEST_HASH = 'onboardingRequestHash';
-export const MEMO_IDEMPOTENCY_KEY = 'onboardingIdempotencyKey';
+export { MEMO_IDEMPOTENCY_KEY, MEMO_REQUEST_HASH } from '../common/request-hash';
 
 export interface WorkflowLink {
   kind: 'customer' | 'onboarding' | 'suspend' | 'offboarding' | 'other';
@@ -162,31 +168,25 @@ export class CustomerService {
         failed: `the onboarding run ended ${previousStatus}; send a new Idempotency-Key to start it again`,
       };
     }
-    const reconcile = previousStatus !== undefined && previousStatus !== 'RUNNING';
+    // The library's start is the one implementation: memo with the body's hash and the key, USE_EXISTING,
+    // and a refusal (not a silent attach) when the running onboarding was asked with another body.
     try {
-      await this.client.workflow.start('customerLifecycle', {
-        workflowId,
-        taskQueue: this.crm.taskQueue,
-        args: [
-          {
-            externalId,
-            onboarding: { request: input, options: { reconcile } },
-          } satisfies CustomerWorkflowInput,
-        ],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-        typedSearchAttributes: [{ key: LayersCustomerId, value: externalId }],
-        memo: { [MEMO_REQUEST_HASH]: hash, [MEMO_IDEMPOTENCY_KEY]: key },
-        staticSummary: `Customer ${input.customer.name} (${externalId})`,
-        staticDetails: `Lifecycle of CRM customer \`${externalId}\`, onboarded through the CRM gateway with ${input.credits} credits.`,
-      });
+      await this.crm.start(input, { eventId: key });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw archived(externalId);
+      if (err instanceof OnboardingConflictError)
+        throw conflict(
+          err.message,
+          err.fields,
+          err.existingRequestHash
+            ? { requestHash: err.requestHash, existingRequestHash: err.existingRequestHash }
+            : {},
+        );
+      if (err instanceof CustomerArchivedError) throw archived(externalId);
+      if (err instanceof InvalidInputError)
+        throw new ProblemError(400, 'invalid-input', err.message, fieldProblems(err.problems));
       throw err;
     }
-    // Whoever's start won — ours, a concurrent twin, or a different body — the memo now says which.
     const current = (await this.describe(workflowId))!;
-    await this.checkSameOnboarding(current, input, hash);
     return { accepted: this.onboardingAnswer(externalId, current, hash) };
   }
 

@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { ProblemError } from './problem';
+
+// The comparison itself is shared with the library's `start` (common/request-hash.ts).
+export { canonicalJson, differingFields, requestHash } from '../common/request-hash';
 
 // Idempotency without a database of its own: the key travels into Temporal (the lifecycle request's
 // eventId and update id, the onboarding's memo), and Temporal answers repeats. Here: which key a request
@@ -38,46 +40,6 @@ export function idempotencyKeyOf(request: FastifyRequest, bodyEventId: unknown):
     );
   }
   return chosen;
-}
-
-/** JSON with object keys sorted at every level; `undefined` members dropped (as JSON.stringify does). */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.keys(value as object)
-        .sort()
-        .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
-    );
-  }
-  return value;
-}
-
-export function requestHash(value: unknown): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(value)).digest('hex')}`;
-}
-
-/** Dotted paths where two JSON values differ ("credits", "customer.name", "firehose.events.1"). */
-export function differingFields(a: unknown, b: unknown, prefix = ''): string[] {
-  if (canonicalJson(a) === canonicalJson(b)) return [];
-  const bothObjects =
-    a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b);
-  if (!bothObjects) return [prefix || '(body)'];
-  const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
-  return [...keys]
-    .sort()
-    .flatMap((k) =>
-      differingFields(
-        (a as Record<string, unknown>)[k],
-        (b as Record<string, unknown>)[k],
-        prefix ? `${prefix}.${k}` : k,
-      ),
-    );
 }
 
 export function conflict(

@@ -157,6 +157,7 @@ export async function startWorker(config: StartWorkerConfig): Promise<WorkerGrou
         secretSink: createSecretSink(config.layers.secretSink),
         firehose: config.layers.firehose,
         webhookUrlPolicy: config.layers.webhookUrlPolicy,
+        crmEvents: config.layers.crmEvents,
       };
       pacing ??= await discoverPacing(
         layers,

@@ -8,9 +8,11 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
   getExternalWorkflowHandle,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -50,10 +52,13 @@ import type { OnboardingOptions, OnboardingResult } from '../common/onboarding-m
 import type { OnboardingRequest } from '../common/onboarding-input';
 import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
 import { WorkflowFailureType } from '../common/failure-types';
+import type { LifecycleEvent, LifecycleEventType } from '../common/lifecycle-events';
+import { uuidV5 } from './idempotency';
 import { suspendCustomer, type SuspendResult } from './suspend';
 import { offboardingWorkflowId, onboardingWorkflowId, suspendWorkflowId } from '../common/ids';
 import {
   endSuspensionSignal,
+  onboardingWaitingSignal,
   orgCreatedSignal,
   orgSuspendedSignal,
   rescheduleOffboardingSignal,
@@ -68,6 +73,42 @@ const LOOKUP_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 };
+/** Lifecycle events to the CRM (CRM_EVENTS_URL): the worker says whether, the outbox delivers them in order. */
+const CRM_LIFECYCLE_EVENTS = 'crm-lifecycle-events';
+/** A CRM that is down for days gets every event once it is back: unlimited attempts, at most a minute apart. */
+const CRM_EVENT_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+  },
+};
+const MAX_CRM_OUTBOX = 1000;
+
+/** The CRM's name for a change of state (the state alone is ambiguous: `active` after `suspended` is a resume). */
+function lifecycleEventType(from: LifecycleState | 'new', to: LifecycleState): LifecycleEventType {
+  switch (to) {
+    case 'onboarding':
+      return 'customer.onboarding_started';
+    case 'active':
+      return from === 'suspended'
+        ? 'customer.resumed'
+        : from === 'offboarding'
+          ? 'customer.reactivated'
+          : 'customer.active';
+    case 'suspended':
+      return from === 'offboarding' ? 'customer.reactivated' : 'customer.paused';
+    case 'failed':
+      return 'customer.onboarding_failed';
+    case 'needs-attention':
+      return 'customer.needs_attention';
+    case 'offboarding':
+      return 'customer.offboarding_scheduled';
+    case 'archived':
+      return 'customer.offboarded';
+  }
+}
 
 type Op = (
   | { kind: 'pause'; request: PauseRequest }
@@ -147,6 +188,14 @@ class CustomerLifecycle {
   private readonly activities = layersActivities();
   /** Look-ups in Temporal itself (not Layers): on the workflow's own task queue. */
   private readonly temporalLookups = proxyActivities<Activities>(LOOKUP_OPTIONS);
+  /**
+   * Lifecycle events waiting for the CRM, oldest first: one delivery in flight at a time (so the CRM sees
+   * them in order), never awaited by a transition (so a CRM that is down never holds the customer up).
+   */
+  readonly crmOutbox: LifecycleEvent[];
+  private crmEventSequence: number;
+  private crmEvents = false;
+  private readonly crmDelivery = proxyActivities<Activities>(CRM_EVENT_OPTIONS);
 
   constructor(readonly input: CustomerWorkflowInput) {
     this.externalId = input.externalId;
@@ -163,6 +212,79 @@ class CustomerLifecycle {
     this.suspensions =
       input.carried?.suspensions ?? this.status.transitions.filter((t) => t.to === 'suspended').length;
     this.identity = input.carried?.onboardingIdentity ?? identityOf(input.onboarding?.options);
+    this.crmOutbox = [...(input.carried?.crmOutbox ?? [])];
+    this.crmEventSequence = input.carried?.crmEventSequence ?? 0;
+  }
+
+  // --- lifecycle events to the CRM ------------------------------------------------------------------
+
+  /**
+   * Asks the worker (a local activity: no activity task, one marker) whether CRM_EVENTS_URL is set, and
+   * if so starts the delivery loop. Unconfigured workers schedule no delivery at all. Histories from
+   * before the patch never ask.
+   */
+  async enableCrmEvents(): Promise<void> {
+    if (!patched(CRM_LIFECYCLE_EVENTS)) return;
+    const { crmEventsEnabled } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
+    this.crmEvents = await crmEventsEnabled();
+    // Events carried from a run whose worker had a CRM are still delivered (the activity no-ops without one).
+    if (this.crmEvents || this.crmOutbox.length > 0) void this.deliverCrmEvents();
+  }
+
+  private emit(
+    type: LifecycleEventType,
+    from: LifecycleState | 'new',
+    reason: string,
+    extra: Partial<LifecycleEvent> = {},
+  ): void {
+    if (!this.crmEvents) return;
+    const sequence = ++this.crmEventSequence;
+    const { workflowId, firstExecutionRunId } = workflowInfo();
+    const { status } = this;
+    this.crmOutbox.push({
+      // The chain's first run id: a customer onboarded again after a failed run gets new ids.
+      id: uuidV5(`${workflowId}|${firstExecutionRunId}|crm-event|${sequence}`),
+      type,
+      sequence,
+      occurredAt: this.now(),
+      externalId: this.externalId,
+      state: status.state,
+      previousState: from,
+      reason,
+      ...(status.orgId ? { orgId: status.orgId } : {}),
+      ...extra,
+    });
+    // A CRM down for very long: the oldest undelivered events give way rather than the history growing.
+    if (this.crmOutbox.length > MAX_CRM_OUTBOX) this.crmOutbox.splice(1, 1);
+  }
+
+  private async deliverCrmEvents(): Promise<void> {
+    for (;;) {
+      await condition(() => this.crmOutbox.length > 0);
+      const event = this.crmOutbox[0]!;
+      try {
+        await this.crmDelivery.publishLifecycleEvent.executeWithOptions(
+          { ...CRM_EVENT_OPTIONS, summary: `Tell the CRM: ${event.type} (#${event.sequence})` },
+          [event],
+        );
+      } catch (err) {
+        // Attempts are unlimited: only a cancelled workflow gets here. Anything else fails the workflow
+        // task (visible, retried) rather than silently stopping the CRM's events.
+        if (isCancellation(err)) return;
+        throw err;
+      }
+      if (this.crmOutbox[0] === event) this.crmOutbox.shift();
+    }
+  }
+
+  /** Before the workflow closes: the last events (offboarded, failed) still reach the CRM. */
+  async crmEventsDelivered(): Promise<void> {
+    if (this.crmEvents) await condition(() => this.crmOutbox.length === 0);
+  }
+
+  onboardingWaiting({ waitingFor }: { waitingFor: string }): void {
+    if (this.status.state !== 'onboarding') return;
+    this.emit('customer.waiting_for_funds', 'onboarding', `onboarding waits for ${waitingFor}`);
   }
 
   // --- state and its publication ------------------------------------------------------------------
@@ -184,6 +306,7 @@ class CustomerLifecycle {
     const { status, externalId } = this;
     const next = this.computeState();
     if (next !== status.state || status.transitions.length === 0) {
+      const from = status.transitions.length ? status.state : 'new';
       status.transitions.push({
         at: this.now(),
         from: status.transitions.length ? status.state : 'new',
@@ -194,6 +317,13 @@ class CustomerLifecycle {
       if (status.transitions.length > MAX_TRANSITIONS)
         status.transitions.splice(0, status.transitions.length - MAX_TRANSITIONS);
       status.state = next;
+      this.emit(lifecycleEventType(from, next), from, reason, {
+        ...(eventId ? { requestEventId: eventId } : {}),
+        ...(next === 'failed' && status.error ? { error: status.error } : {}),
+        ...(next === 'needs-attention' && status.attention ? { error: status.attention } : {}),
+        ...(next === 'offboarding' && status.offboardingAt ? { effectiveAt: status.offboardingAt } : {}),
+        ...(next === 'archived' && status.offboarding ? { offboarding: status.offboarding } : {}),
+      });
     }
     status.churnPending = this.pendingChurn !== undefined;
     upsertSearchAttributes([
@@ -740,6 +870,8 @@ class CustomerLifecycle {
       seenEventIds: [...this.seenEventIds],
       suspensions: this.suspensions,
       ...(this.identity ? { onboardingIdentity: this.identity } : {}),
+      ...(this.crmOutbox.length ? { crmOutbox: this.crmOutbox } : {}),
+      ...(this.crmEventSequence ? { crmEventSequence: this.crmEventSequence } : {}),
     };
   }
 }
@@ -767,7 +899,9 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
   setHandler(reactivateSignal, (raw: unknown) => customer.reactivate(raw));
   setHandler(orgCreatedSignal, (payload) => customer.orgCreated(payload));
   setHandler(orgSuspendedSignal, () => customer.orgSuspended());
+  setHandler(onboardingWaitingSignal, (payload) => customer.onboardingWaiting(payload));
   setHandler(customerStatusQuery, () => status);
+  await customer.enableCrmEvents();
 
   // --- start: onboard, or adopt a customer that exists only in Layers -------------------------------
   if (!input.carried) {
@@ -777,6 +911,7 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
       const adopted = await customer.adopt();
       if (adopted !== 'adopted') {
         await condition(allHandlersFinished);
+        await customer.crmEventsDelivered();
         if (adopted === 'archived') return status;
         // Fail (not complete) so that onboarding this externalId later is still allowed by the id reuse policy.
         throw ApplicationFailure.create({
@@ -844,6 +979,7 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
       }`;
       customer.close(message, WorkflowFailureType.customerOnboardingFailed);
       await condition(allHandlersFinished);
+      await customer.crmEventsDelivered();
       throw ApplicationFailure.create({
         type: WorkflowFailureType.customerOnboardingFailed,
         nonRetryable: true,
@@ -865,5 +1001,6 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
   }
   customer.close(`customer ${input.externalId} is archived`, LIFECYCLE_REQUEST_REFUSED);
   await condition(allHandlersFinished);
+  await customer.crmEventsDelivered();
   return status;
 }

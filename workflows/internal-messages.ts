@@ -11,3 +11,5 @@ export const endSuspensionSignal = defineSignal<[{ resume: boolean; reason: stri
 /** A second churn brings a dated offboarding forward: `effectiveAt` absent means now. */
 export const rescheduleOffboardingSignal =
   defineSignal<[{ effectiveAt?: string; reason: string }]>('rescheduleOffboarding');
+/** The onboarding child waits (for funds in the parent wallet): the customer tells the CRM. */
+export const onboardingWaitingSignal = defineSignal<[{ waitingFor: string }]>('onboardingWaiting');

@@ -40,7 +40,7 @@ import {
   LayersOrgId,
 } from '../common/search-attributes';
 import { WorkflowFailureType } from '../common/failure-types';
-import { orgCreatedSignal, stopOnboardingSignal } from './internal-messages';
+import { onboardingWaitingSignal, orgCreatedSignal, stopOnboardingSignal } from './internal-messages';
 
 function describeSteps(status: OnboardingStatus): string {
   const rows = status.steps.map((s) => `| ${s.name} | ${s.state} | ${s.detail ?? ''} |`).join('\n');
@@ -386,6 +386,13 @@ export async function onboardCustomer(
             status.waitingFor = 'waiting for funds';
             mark('allocate-credits', 'waiting', `waiting for funds: parent wallet short of ${input.credits}`);
             publish('waiting-for-funds');
+            // The customer workflow tells the CRM (a lifecycle event); a parent already gone is no reason to fail.
+            const customerRun = workflowInfo().parent;
+            if (customerRun && patched('crm-lifecycle-events')) {
+              await getExternalWorkflowHandle(customerRun.workflowId)
+                .signal(onboardingWaitingSignal, { waitingFor: 'funds' })
+                .catch(() => undefined);
+            }
             for (;;) {
               const seen = fundedSignals;
               await condition(() => fundedSignals > seen || stopRequested !== undefined, fundsRecheckMs);

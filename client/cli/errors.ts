@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ConfigError } from '../../common/connection';
 import { LayersFailureType } from '../../common/failure-types';
 import { DEFAULT_TASK_QUEUE } from '../../common/ids';
-import { CustomerArchivedError, InvalidInputError } from '../errors';
+import { CustomerArchivedError, InvalidInputError, OnboardingConflictError } from '../errors';
 import { ImportFileError } from '../import/rows';
 import { RequestRefusedError } from '../reactivate-wait';
 import { UsageError } from './args';
@@ -117,6 +117,8 @@ export function describeCliError(err: unknown): DescribedCliError {
     );
   }
   if (err instanceof CustomerArchivedError) return described(EXIT.conflict, 'conflict', err.message);
+  if (err instanceof OnboardingConflictError)
+    return described(EXIT.conflict, 'conflict', err.message, err.fields[0]);
   if (err instanceof WorkflowNotFoundError) {
     const detail = err.message && !err.message.includes(err.workflowId) ? `: ${err.message}` : '';
     return described(

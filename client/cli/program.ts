@@ -52,6 +52,17 @@ function command(program: Command, name: string, description: string, specs: Opt
   return addOptions(program.command(name).description(description), specs);
 }
 
+/** `start` takes the CRM's event id as the gateway takes an Idempotency-Key (kept with the body's hash). */
+const START_COMMAND_OPTIONS = {
+  ...START_OPTIONS,
+  'event-id': {
+    type: 'string',
+    value: 'ID',
+    description:
+      "the CRM event's id for this onboarding request: kept with the request's hash, so a repeat attaches and a different request for the running customer is refused (exit 4)",
+  },
+} as const;
+
 /**
  * `npm run onboard -- <command>`. Actions report their exit code through `exit`; errors propagate to the
  * caller (main.ts), which prints them and picks the exit code (errors.ts).
@@ -76,10 +87,10 @@ export function buildProgram(exit: (code: number) => void): Command {
   command(
     program,
     'start',
-    'onboard a customer (attaches to the run already going for the same --external-id)',
-    START_OPTIONS,
+    'onboard a customer (attaches to the run already going for the same --external-id and the same request; a different request is refused, exit 4)',
+    START_COMMAND_OPTIONS,
   ).action(async (opts: Record<string, unknown>) => {
-    const values = optionValues(opts, START_OPTIONS);
+    const values = optionValues(opts, START_COMMAND_OPTIONS);
     const request = onboardingRequestFromFlags(values);
     requireStartFields(request);
     // Refuse bad input before touching the network, so a typo never waits on a connection.
@@ -88,7 +99,8 @@ export function buildProgram(exit: (code: number) => void): Command {
     exit(
       await withLazyClient(async (connect) => {
         const client = await connect();
-        const started = await client.start(request);
+        const eventId = values['event-id'];
+        const started = await client.start(request, eventId !== undefined ? { eventId } : {});
         if (!values.json) {
           console.log(
             `${started.started ? 'Started' : 'Already running:'} onboarding of ${started.externalId} (workflow ${started.workflowId}, run ${started.runId})`,

@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { signGatewayRequest } from '../signature';
+import { signGatewayRequest } from '../../common/signature';
 
 // Hands an attributed Layers event to the partner's CRM (`CRM_EVENTS_URL`), signed the way the gateway
 // checks the CRM's own requests (X-Signature over "t.POST.path.body"), with the Layers event id as

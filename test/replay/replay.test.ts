@@ -10,6 +10,7 @@ import { eventually } from '../helpers/temporal';
 import { fastLifecycle, isoIn, onboarded, untilState } from '../lifecycle/helpers';
 import { onboardingWorkflowId, customerWorkflowId } from '../../common/ids';
 import { offboardingWorkflowId, suspendWorkflowId } from '../../common/ids';
+import { startCrmReceiver } from '../crm-events/receiver';
 
 // Recorded histories of real runs, replayed against today's workflow code: a change that is not
 // replay-safe (reordered commands, a new activity in an old path) fails here, before it reaches a
@@ -129,6 +130,53 @@ const scenarios: Record<string, Scenario> = {
     await env.crm.pauseAndWait(externalId, { reason: 'hold', eventId: 'recorded-1' }).catch(() => undefined);
     await env.crm.customerResult(externalId).catch(() => undefined);
   }),
+  // Issue 13: lifecycle events to the CRM (patch crm-lifecycle-events): the local activity that asks
+  // whether CRM_EVENTS_URL is set, then one publishLifecycleEvent per transition, in order.
+  'customer-crm-events': async () => {
+    const receiver = await startCrmReceiver('recorded-secret');
+    const env = await startOnboardingTestEnv({
+      emulator: { parentCredits: 1_000_000 },
+      deps: { crmEvents: { url: receiver.url, signingSecret: 'recorded-secret' } },
+    });
+    const externalId = `acme-coffee-crm-events-${Date.now().toString(36)}`;
+    return {
+      workflowId: customerWorkflowId(externalId),
+      close: async () => {
+        await env.close();
+        await receiver.close();
+      },
+      run: (fn) =>
+        env.run(async () => {
+          await onboarded(env, externalId);
+          await env.crm.pauseAndWait(externalId, { reason: 'hold', eventId: 'recorded-1' });
+          await env.crm.resumeAndWait(externalId, { reason: 'paid', eventId: 'recorded-2' });
+          await env.crm.churnAndWait(externalId, { reason: 'churned', eventId: 'recorded-3' });
+          await env.crm.customerResult(externalId);
+          return fn();
+        }),
+      fetch: async () => showHistory(customerWorkflowId(externalId)),
+    };
+  },
+  // The onboarding child tells its customer it waits for funds (patch crm-lifecycle-events in onboarding).
+  'onboarding-waiting-signal': async () => {
+    const env = await startOnboardingTestEnv({ emulator: { parentCredits: 3000 } });
+    const request = acmeCoffee(`acme-coffee-waiting-${Date.now().toString(36)}`);
+    const externalId = request.customer.externalId;
+    return {
+      workflowId: onboardingWorkflowId(externalId),
+      close: () => env.close(),
+      run: (fn) =>
+        env.run(async () => {
+          await env.crm.start(request, { timing: { ...fastTiming, fundsRecheckMs: 60_000 } });
+          await eventually(async () => (await env.crm.status(externalId)).waitingFor === 'waiting for funds');
+          await env.control.topUp(10_000);
+          await env.crm.parentFunded(externalId);
+          await env.crm.result(externalId);
+          return fn();
+        }),
+      fetch: async () => showHistory(onboardingWorkflowId(externalId)),
+    };
+  },
   // A dated offboarding brought forward by a second churn.
   'offboarding-brought-forward': customerScenario(
     async (env, externalId) => {
@@ -186,10 +234,15 @@ function customerScenario(
 
 function customerWebhookScenario(pick: (externalId: string) => string): Scenario {
   return async () => {
-    const env = await startOnboardingTestEnv({ deps: { resolveHost: async () => [{ address: '203.0.113.10', family: 4 }] } });
+    const env = await startOnboardingTestEnv({
+      deps: { resolveHost: async () => [{ address: '203.0.113.10', family: 4 }] },
+    });
     const request: OnboardingRequest = {
       ...acmeCoffee(`acme-coffee-webhook-${Date.now().toString(36)}`),
-      firehose: { url: 'https://hooks.acme-coffee.example/layers', events: ['post.published', 'content.generated'] },
+      firehose: {
+        url: 'https://hooks.acme-coffee.example/layers',
+        events: ['post.published', 'content.generated'],
+      },
     };
     const externalId = request.customer.externalId;
     return {
