@@ -12,6 +12,9 @@ export interface FirehoseSecrets {
   refresh?(): Promise<void>;
 }
 
+/** The partner firehose's secrets as the file sink names them (kind `firehose-signing-secret`, id whe_…). */
+export const PARTNER_FIREHOSE_SECRET_FILE = /^firehose-signing-secret-[A-Za-z0-9_-]+\.json$/;
+
 /** `GATEWAY_FIREHOSE_SECRETS`: fixed secrets from the environment. */
 export class StaticFirehoseSecrets implements FirehoseSecrets {
   constructor(private readonly secrets: string[]) {}
@@ -22,8 +25,12 @@ export class StaticFirehoseSecrets implements FirehoseSecrets {
 
 /**
  * The file sink's folder (`LAYERS_SECRET_SINK_DIR`): every `firehose-signing-secret-<whe_id>.json` (the
- * partner firehose, activities/firehose.ts) and `webhook-signing-secret-<whe_id>.json`,
- * newest first. Read at most every `maxAgeMs`, and again at once after a signature matched nothing.
+ * partner firehose, activities/firehose.ts), newest first. Read at most every `maxAgeMs`, and again at
+ * once after a signature matched nothing.
+ *
+ * Only the partner firehose's secrets: a customer's own endpoint (`webhook-signing-secret-*`) has its
+ * secret shown to that customer's receiver, and the receiver attributes by the body's
+ * `data.organizationId` — accepting those secrets here would let one customer forge events for another.
  */
 export class FileSinkFirehoseSecrets implements FirehoseSecrets {
   private cached: { secrets: string[]; at: number } | undefined;
@@ -59,12 +66,16 @@ export class FileSinkFirehoseSecrets implements FirehoseSecrets {
     });
     const found: Array<{ secret: string; storedAt: string }> = [];
     for (const name of names) {
-      if (!/^(?:firehose|webhook)-signing-secret-[A-Za-z0-9_-]+\.json$/.test(name)) continue;
+      if (!PARTNER_FIREHOSE_SECRET_FILE.test(name)) continue;
       try {
         const stored = JSON.parse(await readFile(path.join(this.dir, name), 'utf8')) as {
+          kind?: unknown;
           secret?: unknown;
           storedAt?: unknown;
         };
+        // The sink records the kind inside the file too: a customer endpoint's secret copied under a
+        // firehose name is still not the partner's.
+        if (stored.kind !== undefined && stored.kind !== 'firehose-signing-secret') continue;
         if (typeof stored.secret === 'string' && stored.secret)
           found.push({ secret: stored.secret, storedAt: String(stored.storedAt ?? '') });
       } catch {

@@ -6,7 +6,12 @@ import { acmeCoffee, uniqueExternalId } from '../helpers/onboarding-env';
 import { eventually } from '../helpers/temporal';
 import { startGatewayTestEnv, type GatewayTestEnv } from './helpers';
 
-// The partner firehose: emulator → gateway /layers/webhooks → attributed → test CRM receiver.
+// The partner firehose: emulator → gateway /layers/webhooks → attributed → test CRM receiver. The firehose
+// is worker configuration (LAYERS_FIREHOSE_URL = <gateway>/layers/webhooks), made by the first onboarding.
+
+const FIREHOSE_EVENTS = ['post.published', 'content.generated'];
+const CUSTOMER_URL = 'https://hooks.customer-b.example/layers';
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 async function emit(
   g: GatewayTestEnv,
@@ -22,10 +27,10 @@ async function emit(
   return ((await res.json()) as { eventId: string }).eventId;
 }
 
-function sinkSecrets(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((n) => n.startsWith('webhook-signing-secret-'))
-    .map((n) => (JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as { secret: string }).secret);
+/** The secret the sink holds for `kind` and endpoint `id` (what the worker stored; never in history). */
+function sinkSecret(dir: string, kind: 'firehose-signing-secret' | 'webhook-signing-secret', id: string) {
+  const file = path.join(dir, `${kind}-${id}.json`);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { secret: string }).secret;
 }
 
 /** Posts a delivery to the gateway as Layers would, signed with `secret` at time `t`. */
@@ -43,38 +48,55 @@ async function deliver(g: GatewayTestEnv, body: object, secret: string, t = Math
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
+/** Onboards through the gateway as a CRM would; answers the org id once attribution can see it. */
+async function onboard(g: GatewayTestEnv, externalId: string, extra: Record<string, unknown> = {}) {
+  const { customer, ...rest } = acmeCoffee(externalId);
+  const onboarded = await g.call('POST', `/v1/customers/${externalId}/onboarding`, {
+    body: { ...rest, customer: { name: customer.name }, ...extra },
+    key: `won-${externalId}`,
+    prefer: 'wait=60',
+  });
+  expect(onboarded.json).toMatchObject({ outcome: { state: 'active' } });
+  const result = (onboarded.json.outcome as { result: { orgId: string; firehoseEndpointId: string } }).result;
+  // Attribution reads visibility, which follows the workflow by a moment.
+  await eventually(async () => {
+    const list = await g.call('GET', '/v1/customers?state=active&limit=100');
+    return (list.json.items as Array<{ externalId: string; orgId?: string }>).some(
+      (i) => i.externalId === externalId && i.orgId === result.orgId,
+    );
+  });
+  return result;
+}
+
 describe('firehose receiver', () => {
   let g: GatewayTestEnv;
+  let firehoseUrl: string;
   beforeAll(async () => {
-    g = await startGatewayTestEnv();
+    g = await startGatewayTestEnv({
+      firehoseEvents: FIREHOSE_EVENTS,
+      // The customer's own webhook host: a public address, without asking DNS.
+      deps: { resolveHost: async () => [{ address: '203.0.113.10', family: 4 }] },
+    });
+    firehoseUrl = `${g.url}/layers/webhooks`;
   });
   afterAll(async () => {
     await g?.close();
   });
 
+  const partnerEndpoints = async () =>
+    (await g.env.control.state()).webhookEndpoints.filter(
+      (e) => e.url === firehoseUrl && e.scope === 'all_children' && e.status === 'enabled',
+    );
+
   test("a child's event reaches the CRM once, attributed, through a CRM 500, a double delivery and a secret rotation; forgeries are refused", async () => {
     await g.env.run(async () => {
       const externalId = uniqueExternalId('gw-fire');
-      const { customer, ...rest } = acmeCoffee(externalId);
-      const firehoseUrl = `${g.url}/layers/webhooks`;
-      const onboarded = await g.call('POST', `/v1/customers/${externalId}/onboarding`, {
-        body: {
-          ...rest,
-          customer: { name: customer.name },
-          firehose: { url: firehoseUrl, events: ['post.published', 'content.generated'] },
-        },
-        key: `won-${externalId}`,
-        prefer: 'wait=60',
-      });
-      expect(onboarded.json).toMatchObject({ outcome: { state: 'active' } });
-      const orgId = (onboarded.json.outcome as { result: { orgId: string } }).result.orgId;
-      // Attribution reads visibility, which follows the workflow by a moment.
-      await eventually(async () => {
-        const list = await g.call('GET', '/v1/customers?state=active&limit=100');
-        return (list.json.items as Array<{ externalId: string; orgId?: string }>).some(
-          (i) => i.externalId === externalId && i.orgId === orgId,
-        );
-      });
+      const { orgId, firehoseEndpointId } = await onboard(g, externalId);
+      // The worker made the partner endpoint at the gateway, on the parent, and stored its secret.
+      const [partner, ...others] = await partnerEndpoints();
+      expect(others).toEqual([]);
+      expect(partner).toMatchObject({ id: firehoseEndpointId, events: [...FIREHOSE_EVENTS].sort() });
+      const partnerSecret = sinkSecret(g.env.secretsDir, 'firehose-signing-secret', partner.id);
 
       // 1. The CRM first answers 500: the gateway answers 502, Layers retries, the CRM gets it.
       g.crm.failNext(1);
@@ -90,24 +112,24 @@ describe('firehose receiver', () => {
       const attempts = g.crm.deliveries.filter((d) => d.body.id === first);
       expect(attempts.map((d) => d.status)).toEqual([500, 200]);
       expect(attempts.every((d) => d.signatureValid && d.headers['idempotency-key'] === first)).toBe(true);
-      const state = await g.env.control.state();
+      let state = await g.env.control.state();
       expect(
         state.webhookDeliveries.filter((d) => d.eventId === first).map((d) => [d.status, d.attempts]),
       ).toEqual([['delivered', 2]]);
 
-      // 2. Rotation: a second firehose endpoint with its own secret in the sink. Each event now arrives
-      //    twice (once per endpoint, same event id) and reaches the CRM once.
-      const firstEndpoint = state.webhookEndpoints.find((e) => e.url === firehoseUrl);
-      const second = await g.env.layers.createWebhookEndpoint({
+      // 2. Delivered twice. When LAYERS_FIREHOSE_EVENTS changes, ensurePartnerFirehose creates the new
+      //    endpoint (secret stored as firehose-signing-secret) before it deletes the old one: in between,
+      //    every event arrives through both, same event id. It reaches the CRM once.
+      const next = await g.env.layers.createWebhookEndpoint({
         url: firehoseUrl,
         events: ['post.published'],
         scope: 'all_children',
-        description: 'rotated',
+        description: 'Partner firehose (LAYERS_FIREHOSE_URL), new events',
       });
       await new FileSecretSink(g.env.secretsDir).store({
-        kind: 'webhook-signing-secret',
-        id: second.id,
-        secret: second.signingSecret,
+        kind: 'firehose-signing-secret',
+        id: next.id,
+        secret: next.signingSecret,
       });
       const twice = await emit(g, orgId, { postId: 'post_2' });
       await eventually(async () => {
@@ -116,14 +138,52 @@ describe('firehose receiver', () => {
         return deliveries.length === 2 && deliveries.every((d) => d.status === 'delivered');
       });
       expect(g.crm.deliveries.filter((d) => d.body.id === twice)).toHaveLength(1);
+      //    A redelivery of the very same event (signed anew) is answered from memory, not forwarded again.
+      state = await g.env.control.state();
+      const payload = state.webhookDeliveries.find((d) => d.eventId === twice).payload as object;
+      expect(await deliver(g, payload, partnerSecret)).toMatchObject({
+        status: 200,
+        json: { forwarded: true, externalId, duplicate: true },
+      });
+      expect(g.crm.deliveries.filter((d) => d.body.id === twice)).toHaveLength(1);
+      await g.env.layers.deleteWebhookEndpoint(next.id);
 
-      //    …then the old endpoint goes away and deliveries keep flowing on the new secret.
-      await g.env.layers.deleteWebhookEndpoint(firstEndpoint.id);
-      const third = await emit(g, orgId, { postId: 'post_3' });
-      await eventually(async () => g.crm.accepted().find((d) => d.body.id === third));
-      expect(g.crm.deliveries.filter((d) => d.body.id === third)).toHaveLength(1);
+      // 3. Secret rotation of the partner endpoint ([emulator decision] control route: Layers documents
+      //    none, so no worker path exists). During the grace every delivery is signed with the new and
+      //    the previous secret: the gateway, still holding only the previous one, keeps accepting.
+      const rotateRes = await fetch(
+        `${g.env.emulator.url}/_emulator/webhook-endpoints/${partner.id}/rotate-secret`,
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' },
+      );
+      expect(rotateRes.status).toBe(200);
+      const rotated = (await rotateRes.json()) as { signingSecret: string };
+      expect(rotated.signingSecret).not.toBe(partnerSecret);
+      const inGrace = await emit(g, orgId, { postId: 'post_3' });
+      await eventually(async () => g.crm.accepted().find((d) => d.body.id === inGrace));
+      //    The new secret goes to the sink as the worker stores a shown-once firehose secret (kind
+      //    firehose-signing-secret, id = endpoint: it replaces the previous one there). After the grace
+      //    (emulator clock) deliveries carry the new signature only, and the gateway re-reads the sink
+      //    on the first one that matches nothing it holds.
+      await new FileSecretSink(g.env.secretsDir).store({
+        kind: 'firehose-signing-secret',
+        id: partner.id,
+        secret: rotated.signingSecret,
+      });
+      await g.env.control.advanceClock(DAY_MS + 60_000);
+      const afterGrace = await emit(g, orgId, { postId: 'post_4' });
+      await eventually(async () => g.crm.accepted().find((d) => d.body.id === afterGrace));
+      state = await g.env.control.state();
+      // Accepted at the first attempt (Layers does not retry a 401): no delivery was refused.
+      expect(
+        state.webhookDeliveries
+          .filter((d) => [inGrace, afterGrace].includes(d.eventId))
+          .map((d) => [d.status, d.attempts]),
+      ).toEqual([
+        ['delivered', 1],
+        ['delivered', 1],
+      ]);
 
-      // 3. Forged, stale and unknown-org deliveries.
+      // 4. Forged, stale, retired and unknown-org deliveries.
       const event = {
         id: 'evt_forged_1',
         type: 'post.published',
@@ -131,10 +191,10 @@ describe('firehose receiver', () => {
         data: { organizationId: orgId },
       };
       expect((await deliver(g, event, 'whsec_not_the_real_secret')).status).toBe(401);
-      const [realSecret] = sinkSecrets(g.env.secretsDir);
-      expect((await deliver(g, event, realSecret!, Math.floor(Date.now() / 1000) - 10 * 60)).status).toBe(
-        401,
-      );
+      expect(
+        (await deliver(g, event, rotated.signingSecret, Math.floor(Date.now() / 1000) - 10 * 60)).status,
+      ).toBe(401);
+      expect((await deliver(g, event, partnerSecret)).status).toBe(401); // rotated out
       const unknownOrg = await deliver(
         g,
         {
@@ -142,7 +202,7 @@ describe('firehose receiver', () => {
           id: 'evt_unknown_org',
           data: { organizationId: 'org_00000000-0000-0000-0000-000000000000' },
         },
-        second.signingSecret,
+        rotated.signingSecret,
       );
       expect(unknownOrg).toMatchObject({
         status: 200,
@@ -151,9 +211,59 @@ describe('firehose receiver', () => {
       expect(
         g.crm.deliveries.filter((d) => d.body.id === 'evt_forged_1' || d.body.id === 'evt_unknown_org'),
       ).toHaveLength(0);
-      expect(g.crm.accepted().filter((d) => [first, twice, third].includes(String(d.body.id)))).toHaveLength(
-        3,
+      const ours = [first, twice, inGrace, afterGrace];
+      expect(g.crm.accepted().filter((d) => ours.includes(String(d.body.id)))).toHaveLength(4);
+      expect(
+        g.crm.accepted().every((d) => !ours.includes(String(d.body.id)) || d.body.externalId === externalId),
+      ).toBe(true);
+    });
+  });
+
+  test("a customer endpoint's signing secret cannot sign a firehose delivery (401), not even for its own org", async () => {
+    await g.env.run(async () => {
+      const victimId = uniqueExternalId('gw-victim');
+      const holderId = uniqueExternalId('gw-holder');
+      const [victim, holder] = await Promise.all([
+        onboard(g, victimId),
+        onboard(g, holderId, { firehose: { url: CUSTOMER_URL, events: ['post.published'] } }),
+      ]);
+      // The holder's own webhook: a child-scoped endpoint whose secret its receiver knows.
+      const state = await g.env.control.state();
+      expect(state.webhookEndpoints.find((e) => e.id === holder.firehoseEndpointId)).toMatchObject({
+        url: CUSTOMER_URL,
+        scope: 'own',
+        organizationId: holder.orgId,
+      });
+      expect(readdirSync(g.env.secretsDir)).toContain(
+        `webhook-signing-secret-${holder.firehoseEndpointId}.json`,
       );
+      const customerSecret = sinkSecret(
+        g.env.secretsDir,
+        'webhook-signing-secret',
+        holder.firehoseEndpointId,
+      );
+      const [partner] = await partnerEndpoints();
+      const partnerSecret = sinkSecret(g.env.secretsDir, 'firehose-signing-secret', partner.id);
+
+      const forged = (id: string, organizationId: string) => ({
+        id,
+        type: 'post.published',
+        createdAt: new Date().toISOString(),
+        data: { organizationId, postId: 'post_forged' },
+      });
+      // Forging an event for another customer's org, and for its own: both refused, nothing forwarded.
+      const intoVictim = await deliver(g, forged('evt_forged_victim', victim.orgId), customerSecret);
+      expect(intoVictim).toMatchObject({ status: 401, json: { status: 401 } });
+      expect((await deliver(g, forged('evt_forged_own', holder.orgId), customerSecret)).status).toBe(401);
+      // The same body signed with the partner firehose's secret is accepted: the secret made the difference.
+      expect(await deliver(g, forged('evt_partner_signed', victim.orgId), partnerSecret)).toMatchObject({
+        status: 200,
+        json: { forwarded: true, externalId: victimId },
+      });
+      const ids = g.crm.deliveries.map((d) => d.body.id);
+      expect(ids).not.toContain('evt_forged_victim');
+      expect(ids).not.toContain('evt_forged_own');
+      expect(ids).toContain('evt_partner_signed');
     });
   });
 });

@@ -8,7 +8,10 @@ import { HttpCrmForwarder } from '../../gateway/firehose/crm-forwarder';
 import { FileSinkFirehoseSecrets } from '../../gateway/firehose/secrets';
 import { buildGateway } from '../../gateway/server';
 import { signGatewayRequest, verifySignature, gatewaySignedPayload } from '../../gateway/signature';
+import type { ActivityDeps } from '../../activities';
+import { FileSecretSink } from '../../activities/secret-sink';
 import { startOnboardingTestEnv, type OnboardingTestEnv } from '../helpers/onboarding-env';
+import { createTestWorker } from '../helpers/temporal';
 import { recordTestSecrets } from '../helpers/secret-registry';
 
 export const CRM_SECRET = 'crm-signing-secret-0123456789abcdef';
@@ -88,25 +91,57 @@ export interface GatewayTestEnv {
   close(): Promise<void>;
 }
 
-export async function startGatewayTestEnv(): Promise<GatewayTestEnv> {
-  const env = await startOnboardingTestEnv({ emulator: { webhookRetryBaseMs: 100, webhookMaxAttempts: 8 } });
+export async function startGatewayTestEnv(
+  options: {
+    /**
+     * The partner firehose points at this gateway: the worker's `LAYERS_FIREHOSE_URL` becomes
+     * `<gateway>/layers/webhooks` with these `LAYERS_FIREHOSE_EVENTS` (as scripts/demo.ts wires it).
+     * Unset: the worker keeps the helpers' default partner URL, which nothing receives.
+     */
+    firehoseEvents?: string[];
+    /** Extra activity dependencies (e.g. a host resolver for customer webhook URLs). */
+    deps?: Partial<ActivityDeps>;
+  } = {},
+): Promise<GatewayTestEnv> {
+  const onboarding = await startOnboardingTestEnv({
+    emulator: { webhookRetryBaseMs: 100, webhookMaxAttempts: 8 },
+    deps: options.deps,
+  });
   const crm = await startTestCrm();
   recordTestSecrets({ secrets: [CRM_SECRET, OLD_CRM_SECRET, CRM_TOKEN, EVENTS_SECRET] });
-  const service = new CustomerService(new OnboardingClient(env.temporal.client, env.taskQueue), {
-    namespace: env.temporal.namespace,
-    temporalUiUrl: 'http://127.0.0.1:8233',
-  });
+  const service = new CustomerService(
+    new OnboardingClient(onboarding.temporal.client, onboarding.taskQueue),
+    {
+      namespace: onboarding.temporal.namespace,
+      temporalUiUrl: 'http://127.0.0.1:8233',
+    },
+  );
   const gateway = await buildGateway({
     credentials: { signingSecrets: [CRM_SECRET, OLD_CRM_SECRET], bearerTokens: [CRM_TOKEN] },
     service,
     bodyLimit: 16 * 1024,
     firehose: {
-      secrets: new FileSinkFirehoseSecrets(env.secretsDir),
-      attribution: new VisibilityAttribution(env.temporal.client),
+      secrets: new FileSinkFirehoseSecrets(onboarding.secretsDir),
+      attribution: new VisibilityAttribution(onboarding.temporal.client),
       forwarder: new HttpCrmForwarder(crm.url, EVENTS_SECRET),
     },
   });
   const url = await gateway.listen({ port: 0, host: '127.0.0.1' });
+  // The firehose URL is known only once the gateway listens, and the gateway needs the env's client:
+  // so the workers this env runs are made here, with the partner firehose at the gateway.
+  let env = onboarding;
+  if (options.firehoseEvents) {
+    const deps: ActivityDeps = {
+      layers: onboarding.layers,
+      secretSink: new FileSecretSink(onboarding.secretsDir),
+      ...options.deps,
+      firehose: { url: `${url}/layers/webhooks`, events: options.firehoseEvents },
+      // The gateway listens on http://127.0.0.1, as the demo's does: local mode, as for the emulator.
+      webhookUrlPolicy: { localMode: true, ...options.deps?.webhookUrlPolicy },
+    };
+    const newWorker = () => createTestWorker(onboarding.temporal, onboarding.taskQueue, deps);
+    env = { ...onboarding, newWorker, run: async (fn) => (await newWorker()).runUntil(fn) };
+  }
   return {
     env,
     gateway,

@@ -1,4 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FileSecretSink } from '../../activities/secret-sink';
 import { loadGatewayConfig } from '../../gateway/config';
+import { FileSinkFirehoseSecrets } from '../../gateway/firehose/secrets';
 import { canonicalJson, differingFields, requestHash } from '../../gateway/idempotency';
 import { signGatewayRequest, verifySignature, gatewaySignedPayload } from '../../gateway/signature';
 
@@ -85,5 +90,35 @@ describe('request comparison', () => {
         { credits: 2, customer: { name: 'A' }, firehose: { events: ['a', 'c'] } },
       ),
     ).toEqual(['credits', 'customer.metadata', 'firehose.events.1']);
+  });
+});
+
+describe('firehose secrets from the file sink', () => {
+  test("only the partner firehose's secrets, newest first; customer endpoints' secrets are not read", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gw-firehose-secrets-'));
+    const sink = new FileSecretSink(dir);
+    // The previous partner secret, stored earlier (written by hand to fix its storedAt).
+    writeFileSync(
+      path.join(dir, 'firehose-signing-secret-whe_old.json'),
+      JSON.stringify({
+        kind: 'firehose-signing-secret',
+        id: 'whe_old',
+        secret: 'whsec_partner_old',
+        storedAt: '2026-01-01T00:00:00.000Z',
+      }),
+      { mode: 0o600 },
+    );
+    await sink.store({ kind: 'webhook-signing-secret', id: 'whe_cust', secret: 'whsec_customer' });
+    await sink.store({ kind: 'firehose-signing-secret', id: 'whe_new', secret: 'whsec_partner_new' });
+    // A customer's secret copied under a firehose name still says what it is.
+    writeFileSync(
+      path.join(dir, 'firehose-signing-secret-whe_copied.json'),
+      JSON.stringify({ kind: 'webhook-signing-secret', id: 'whe_copied', secret: 'whsec_customer_copy' }),
+      { mode: 0o600 },
+    );
+    expect(await new FileSinkFirehoseSecrets(dir).current()).toEqual([
+      'whsec_partner_new',
+      'whsec_partner_old',
+    ]);
   });
 });
