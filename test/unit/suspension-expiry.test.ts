@@ -10,7 +10,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await env?.teardown();
-});
+}, 30_000);
 
 test('a pause with `until` a week ahead resumes the org after the skipped week, not before', async () => {
   const { activities, calls } = recording({
@@ -42,4 +42,4 @@ test('a pause with `until` a week ahead resumes the org after the skipped week, 
   expect(resume!.args).toEqual([{ orgId: 'org_pause' }]);
   expect(resume!.scheduledAt).toBeGreaterThanOrEqual(Date.parse(until));
   expect(Date.now() - wallClockStart).toBeLessThan(10_000);
-});
+}, 30_000);

@@ -4,7 +4,9 @@ import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Activities } from '../../activities';
+import { temporal } from '@temporalio/proto';
 import { layersReadQueue, layersWriteQueue } from '../../common/ids';
+import { customSearchAttributes } from '../../common/search-attributes';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -30,9 +32,22 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
     }
   }
   const executable = recordedTestServer();
-  return TestWorkflowEnvironment.createTimeSkipping(
+  const env = await TestWorkflowEnvironment.createTimeSkipping(
     executable ? { server: { executable: { type: 'existing-path', path: executable } } } : {},
   );
+  try {
+    // As on the dev server and in production: workflows that upsert an unregistered key fail their tasks.
+    await env.connection.operatorService.addSearchAttributes({
+      namespace: env.namespace ?? 'default',
+      searchAttributes: Object.fromEntries(
+        customSearchAttributes.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+      ),
+    });
+  } catch (err) {
+    await env.teardown();
+    throw err;
+  }
+  return env;
 }
 
 /** One activity execution a mock saw, on the test server's (skipped) clock. */
