@@ -48,7 +48,8 @@ function javaCommand() {
 function installedVersion() {
   try {
     if (!fs.existsSync(LOCAL_BIN)) return undefined;
-    if (!fs.readdirSync(LIB_DIR).some((f) => f.startsWith(`temporal-test-server-${TEST_SERVER_VERSION}`))) return undefined;
+    if (!fs.readdirSync(LIB_DIR).some((f) => f.startsWith(`temporal-test-server-${TEST_SERVER_VERSION}`)))
+      return undefined;
     return fs.readFileSync(VERSION_FILE, 'utf8').trim();
   } catch {
     return undefined;
@@ -94,7 +95,15 @@ function installFromMaven() {
   fs.writeFileSync(pom, pomFor(TEST_SERVER_VERSION));
   const res = spawnSync(
     mvn,
-    ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${LIB_DIR}`, '-DincludeScope=runtime'],
+    [
+      '-q',
+      '-B',
+      '-f',
+      pom,
+      'dependency:copy-dependencies',
+      `-DoutputDirectory=${LIB_DIR}`,
+      '-DincludeScope=runtime',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' },
   );
   if (res.error) return `mvn: ${res.error.message}`;
@@ -127,7 +136,10 @@ function ensureTemporalTestServer() {
   }
   const maven = installFromMaven();
   if (!maven && installedVersion() === TEST_SERVER_VERSION) {
-    return record(LOCAL_BIN, `installed from Maven Central io.temporal:temporal-test-server ${TEST_SERVER_VERSION}`);
+    return record(
+      LOCAL_BIN,
+      `installed from Maven Central io.temporal:temporal-test-server ${TEST_SERVER_VERSION}`,
+    );
   }
   failures.push(`Maven Central io.temporal:temporal-test-server: ${maven || 'installed but incomplete'}`);
 

@@ -33,7 +33,9 @@ test('a churn with `effectiveAt` a month ahead archives the org after the skippe
       workflowId: `unit-offboard-${taskQueue}`,
       args: [{ externalId: 'cust-churn', orgId: 'org_churn', reason: 'contract ended', effectiveAt }],
     });
-    await eventually(async () => (await handle.fetchHistory()).events?.some((e) => e.timerStartedEventAttributes));
+    await eventually(async () =>
+      (await handle.fetchHistory()).events?.some((e) => e.timerStartedEventAttributes),
+    );
     await env.sleep(29 * DAY);
     expect(calls).toEqual([]);
     expect((await handle.describe()).status.name).toBe('RUNNING');

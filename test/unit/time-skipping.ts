@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { temporal } from '@temporalio/proto';
 import { layersReadQueue, layersWriteQueue } from '../../common/ids';
@@ -26,7 +26,7 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   if (!runtimeInstalled) {
     runtimeInstalled = true;
     try {
-      Runtime.install({ logger: new (await import('@temporalio/worker')).DefaultLogger('ERROR') });
+      Runtime.install({ logger: new DefaultLogger('ERROR') }); // the SDK's own logs are noise here
     } catch {
       /* installed by another suite in this process */
     }
@@ -40,7 +40,10 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
     await env.connection.operatorService.addSearchAttributes({
       namespace: env.namespace ?? 'default',
       searchAttributes: Object.fromEntries(
-        customSearchAttributes.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+        customSearchAttributes.map((key) => [
+          key.name,
+          temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        ]),
       ),
     });
   } catch (err) {
@@ -59,6 +62,8 @@ export interface ActivityCall {
   attempt: number;
 }
 
+// Mocks answer with just the fields the workflows read, and take each activity's own argument shape.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type MockActivities = Partial<{ [K in keyof Activities]: (...args: any[]) => Promise<unknown> }>;
 
 /** Wraps each mock so the test can see what ran, in order, and when on the server's clock. */
@@ -95,12 +100,12 @@ export async function runWithMockedWorker<T>(
   const main = await Worker.create({
     ...common,
     taskQueue,
-    ...(codePath
-      ? { workflowBundle: { codePath } }
-      : { workflowsPath: require.resolve('../../workflows') }),
+    ...(codePath ? { workflowBundle: { codePath } } : { workflowsPath: require.resolve('../../workflows') }),
   });
   const others = await Promise.all(
-    [layersWriteQueue(taskQueue), layersReadQueue(taskQueue)].map((q) => Worker.create({ ...common, taskQueue: q })),
+    [layersWriteQueue(taskQueue), layersReadQueue(taskQueue)].map((q) =>
+      Worker.create({ ...common, taskQueue: q }),
+    ),
   );
   const running = others.map((w) => w.run());
   try {
