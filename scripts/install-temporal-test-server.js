@@ -22,6 +22,8 @@ const LOCAL_DIR = path.join(TOOLS_DIR, 'temporal-test-server');
 const LIB_DIR = path.join(LOCAL_DIR, 'lib');
 const LOCAL_BIN = path.join(LOCAL_DIR, 'bin', 'temporal-test-server');
 const VERSION_FILE = path.join(LOCAL_DIR, 'VERSION');
+// Changes whenever what is installed changes (the server, the jars beside it): an older install is redone.
+const INSTALL_ID = `${TEST_SERVER_VERSION}+slf4j-nop`;
 const RECORD = path.join(TOOLS_DIR, 'temporal-test-server-path');
 
 function onPath(name) {
@@ -71,6 +73,12 @@ function pomFor(version) {
       <artifactId>temporal-test-server</artifactId>
       <version>${version}</version>
     </dependency>
+    <!-- The server logs through slf4j-api and ships no binding: without one it warns on every start. -->
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-nop</artifactId>
+      <version>1.7.36</version>
+    </dependency>
   </dependencies>
 </project>
 `;
@@ -112,7 +120,7 @@ function installFromMaven() {
     return `mvn exited ${res.status}: ${out}`;
   }
   fs.writeFileSync(LOCAL_BIN, LAUNCHER, { mode: 0o755 });
-  fs.writeFileSync(VERSION_FILE, TEST_SERVER_VERSION + '\n');
+  fs.writeFileSync(VERSION_FILE, INSTALL_ID + '\n');
   return undefined;
 }
 
@@ -131,11 +139,11 @@ function ensureTemporalTestServer() {
     }
     failures.push(`TEMPORAL_TEST_SERVER_PATH=${process.env.TEMPORAL_TEST_SERVER_PATH} does not exist`);
   }
-  if (installedVersion() === TEST_SERVER_VERSION && javaCommand()) {
+  if (installedVersion() === INSTALL_ID && javaCommand()) {
     return record(LOCAL_BIN, `project-local, io.temporal:temporal-test-server ${TEST_SERVER_VERSION}`);
   }
   const maven = installFromMaven();
-  if (!maven && installedVersion() === TEST_SERVER_VERSION) {
+  if (!maven && installedVersion() === INSTALL_ID) {
     return record(
       LOCAL_BIN,
       `installed from Maven Central io.temporal:temporal-test-server ${TEST_SERVER_VERSION}`,

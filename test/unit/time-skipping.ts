@@ -2,7 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  makeTelemetryFilterString,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { temporal } from '@temporalio/proto';
 import { layersReadQueue, layersWriteQueue } from '../../common/ids';
@@ -26,7 +32,13 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   if (!runtimeInstalled) {
     runtimeInstalled = true;
     try {
-      Runtime.install({ logger: new DefaultLogger('ERROR') }); // the SDK's own logs are noise here
+      // The SDK's own logs are noise here (the test server lacks capabilities core warns about); errors show.
+      Runtime.install({
+        logger: new DefaultLogger('ERROR'),
+        telemetryOptions: {
+          logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }) },
+        },
+      });
     } catch {
       /* installed by another suite in this process */
     }
