@@ -17,7 +17,6 @@ import {
   setHandler,
   startChild,
   upsertMemo,
-  upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
   type ChildWorkflowHandle,
@@ -64,6 +63,7 @@ import {
   rescheduleOffboardingSignal,
   stopOnboardingSignal,
 } from './internal-messages';
+import { upsertChangedSearchAttributes } from './search-attribute-updates';
 
 const MAX_TRANSITIONS = 20;
 const MAX_SEEN_EVENT_IDS = 500;
@@ -326,7 +326,7 @@ class CustomerLifecycle {
       });
     }
     status.churnPending = this.pendingChurn !== undefined;
-    upsertSearchAttributes([
+    upsertChangedSearchAttributes([
       { key: LayersCustomerId, value: externalId },
       { key: LayersLifecycleState, value: status.state },
       ...(status.orgId ? [{ key: LayersOrgId, value: status.orgId }] : []),

@@ -1,4 +1,4 @@
-import { condition, patched, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, patched, setHandler, sleep } from '@temporalio/workflow';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
 import { rescheduleOffboardingSignal } from './internal-messages';
 import {
@@ -7,6 +7,7 @@ import {
   type OffboardingResult,
 } from '../common/lifecycle-messages';
 import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
+import { upsertChangedSearchAttributes } from './search-attribute-updates';
 
 export interface OffboardingInput {
   externalId: string;
@@ -37,7 +38,7 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
     const at = request.effectiveAt ?? new Date().toISOString();
     if (effectiveAt !== undefined && Date.parse(at) < Date.parse(effectiveAt)) effectiveAt = at;
   });
-  upsertSearchAttributes([
+  upsertChangedSearchAttributes([
     { key: LayersCustomerId, value: input.externalId },
     { key: LayersOrgId, value: input.orgId },
     { key: LayersLifecycleState, value: 'offboarding' },
@@ -52,7 +53,7 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
     if (await condition(() => reactivation !== undefined || effectiveAt !== waitingFor, waitMs)) {
       if (reactivation === undefined) continue;
       // A cancelled offboarding must not linger in "LayersLifecycleState = offboarding" lists.
-      upsertSearchAttributes([{ key: LayersLifecycleState, value: null }]);
+      upsertChangedSearchAttributes([{ key: LayersLifecycleState, value: null }]);
       return { cancelled: true, reason: reactivation };
     }
     break;
@@ -102,6 +103,6 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
       ]),
     { backoffMs },
   );
-  upsertSearchAttributes([{ key: LayersLifecycleState, value: 'archived' }]);
+  upsertChangedSearchAttributes([{ key: LayersLifecycleState, value: 'archived' }]);
   return { cancelled: false, ...archived, ...(drained !== undefined ? { drained } : {}) };
 }

@@ -10,7 +10,6 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -41,6 +40,7 @@ import {
 } from '../common/search-attributes';
 import { WorkflowFailureType } from '../common/failure-types';
 import { onboardingWaitingSignal, orgCreatedSignal, stopOnboardingSignal } from './internal-messages';
+import { upsertChangedSearchAttributes } from './search-attribute-updates';
 
 function describeSteps(status: OnboardingStatus): string {
   const rows = status.steps.map((s) => `| ${s.name} | ${s.state} | ${s.detail ?? ''} |`).join('\n');
@@ -144,7 +144,7 @@ export async function onboardCustomer(
 
   const step = (name: OnboardingStepName) => status.steps.find((s) => s.name === name)!;
   const publish = (searchStep: string) => {
-    upsertSearchAttributes([
+    upsertChangedSearchAttributes([
       { key: LayersCustomerId, value: externalId },
       { key: LayersOnboardingStep, value: searchStep },
       ...(status.orgId ? [{ key: LayersOrgId, value: status.orgId }] : []),

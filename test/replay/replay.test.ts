@@ -25,6 +25,26 @@ type Scenario = () => Promise<{
 }>;
 
 const scenarios: Record<string, Scenario> = {
+  // Every patch so far in one shape (exactly-once v2, partner firehose, CRM events, unchanged upserts
+  // skipped): an onboarding and a whole customer life as today's code writes them.
+  'onboarding-current': async () => {
+    const env = await startOnboardingTestEnv();
+    const request = acmeCoffee(`acme-coffee-current-${Date.now().toString(36)}`);
+    const workflowId = onboardingWorkflowId(request.customer.externalId);
+    return {
+      workflowId,
+      close: () => env.close(),
+      run: (fn) =>
+        env.run(async () => {
+          await env.crm.start(request);
+          await env.crm.result(request.customer.externalId);
+          return fn();
+        }),
+      fetch: async () => showHistory(workflowId),
+    };
+  },
+  'customer-lifecycle-current': lifecycleScenario((externalId) => customerWorkflowId(externalId)),
+  'offboarding-current': lifecycleScenario((externalId) => offboardingWorkflowId(externalId)),
   'onboarding-happy-path': async () => {
     const env = await startOnboardingTestEnv();
     const request = acmeCoffee('acme-coffee-recorded');
