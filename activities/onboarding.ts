@@ -4,6 +4,8 @@ import { LayersApiError, LayersClient, type ApiKey, type MintedApiKey } from './
 import type { SecretSink } from './secret-sink';
 import { callOptions, layersCall } from './layers-call';
 import { ChildOrgIndex, type OrgLike } from './child-orgs';
+import { checkWebhookUrl, type WebhookUrlPolicy } from '../common/webhook-url';
+import { onboardingInputProblems } from '../common/workflow-boundary';
 import { parseOnboardingInput, type OnboardingInput, type ParseResult } from '../common/onboarding-input';
 import { idempotencyKey, uuidV5 } from '../workflows/idempotency';
 
@@ -24,6 +26,8 @@ export interface OnboardingActivityDeps {
   secretSink: SecretSink;
   /** Shared by every activity of one worker; tests may pass their own to count what it reads. */
   childIndex?: ChildOrgIndex;
+  /** The worker's webhook URL policy (local mode with the emulator): the customer's firehose URL is checked at the start. */
+  webhookUrlPolicy?: WebhookUrlPolicy;
 }
 
 export interface KeyedWrite {
@@ -137,7 +141,12 @@ function attempt(): number {
   }
 }
 
-export function createOnboardingActivities({ layers, secretSink, childIndex }: OnboardingActivityDeps) {
+export function createOnboardingActivities({
+  layers,
+  secretSink,
+  childIndex,
+  webhookUrlPolicy,
+}: OnboardingActivityDeps) {
   const children = childIndex ?? new ChildOrgIndex(layers);
 
   async function findChildByExternalId(externalId: string, workflowId: string): Promise<OrgLike | undefined> {
@@ -181,8 +190,22 @@ export function createOnboardingActivities({ layers, secretSink, childIndex }: O
      * Runs as a local activity at the start of an onboarding, so that its answer is recorded in history
      * and a replay never re-decides it with another zod or Node (see workflows/onboarding.ts).
      */
-    async validateOnboardingInput(request: unknown): Promise<ParseResult<OnboardingInput>> {
-      return parseOnboardingInput(request);
+    async validateOnboardingInput(
+      request: unknown,
+      boundary?: { workflowId: string },
+    ): Promise<ParseResult<OnboardingInput>> {
+      const parsed = parseOnboardingInput(request);
+      // Runs that pass `boundary` are the trust boundary: the same rules as the client's early check.
+      if (!boundary) return parsed;
+      const errors = [
+        ...(parsed.ok ? [] : parsed.errors),
+        ...onboardingInputProblems(request, boundary.workflowId),
+      ];
+      if (parsed.ok && parsed.value.firehose) {
+        const urlError = checkWebhookUrl(parsed.value.firehose.url, 'firehose.url', webhookUrlPolicy);
+        if (urlError) errors.push(urlError);
+      }
+      return errors.length ? { ok: false, errors } : parsed;
     },
 
     async preflight(): Promise<PreflightResult> {
@@ -416,7 +439,7 @@ export function createOnboardingActivities({ layers, secretSink, childIndex }: O
           nonRetryable: true,
           message:
             'firehose.url: a customer URL is no longer registered as a parent endpoint with scope all_children (it would receive ' +
-            'every customer\'s events); start the customer again to get a child-scoped endpoint, or set LAYERS_FIREHOSE_URL for the partner firehose',
+            "every customer's events); start the customer again to get a child-scoped endpoint, or set LAYERS_FIREHOSE_URL for the partner firehose",
         });
       });
     },

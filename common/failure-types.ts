@@ -36,4 +36,6 @@ export const WorkflowFailureType = {
   onboardingStopped: 'OnboardingStopped',
   customerNotFound: 'CustomerNotFound',
   customerOnboardingFailed: 'CustomerOnboardingFailed',
+  /** A workflow was started (by any Temporal client) with input it refuses: ids or secrets; the message names the field. */
+  invalidWorkflowInput: 'InvalidWorkflowInput',
 } as const;

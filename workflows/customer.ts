@@ -53,6 +53,7 @@ import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/s
 import { WorkflowFailureType } from '../common/failure-types';
 import type { LifecycleEvent, LifecycleEventType } from '../common/lifecycle-events';
 import { uuidV5 } from './idempotency';
+import { customerInputProblems, keyMaterialProblems } from '../common/workflow-boundary';
 import { suspendCustomer, type SuspendResult } from './suspend';
 import { offboardingWorkflowId, onboardingWorkflowId, suspendWorkflowId } from '../common/ids';
 import {
@@ -69,6 +70,8 @@ const MAX_TRANSITIONS = 20;
 const MAX_SEEN_EVENT_IDS = 500;
 /** New runs look for an onboarding left running by a terminated earlier run before starting their own. */
 const ATTACH_RUNNING_ONBOARDING = 'customer-attach-running-onboarding';
+/** New runs check their input and every request for ids and secrets (see refuseInvalidInput). */
+const INPUT_BOUNDARY_PATCH = 'workflow-input-boundary';
 const LOOKUP_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
@@ -365,6 +368,8 @@ class CustomerLifecycle {
     if (this.closing) return { refusal: this.refuse(kind, this.closing.why, eventId) };
     const checked = checkLifecycleRequest(kind, raw, Date.now());
     if (!checked.ok) return { refusal: this.refuse(kind, checked.errors.join('; '), eventId) };
+    const secrets = patched(INPUT_BOUNDARY_PATCH) ? keyMaterialProblems(raw, 'request') : [];
+    if (secrets.length) return { refusal: this.refuse(kind, secrets.join('; '), eventId) };
     const request = checked.value;
     if (this.seenEventIds.has(request.eventId)) return {};
     this.seenEventIds.add(request.eventId);
@@ -378,6 +383,8 @@ class CustomerLifecycle {
     if (this.closing) throw new Error(this.closing.why);
     const parsed = parseLifecycleRequest(kind, raw, Date.now());
     if (!parsed.ok) throw new Error(`invalid ${kind} request: ${parsed.errors.join('; ')}`);
+    const secrets = keyMaterialProblems(raw, 'request');
+    if (secrets.length) throw new Error(`invalid ${kind} request: ${secrets.join('; ')}`);
   }
 
   signalled(kind: LifecycleRequestKind, raw: unknown): void {
@@ -409,6 +416,8 @@ class CustomerLifecycle {
     const eventId = (raw as { eventId?: string } | null)?.eventId;
     const checked = checkLifecycleRequest('reactivate', raw, Date.now());
     if (!checked.ok) return void this.refuse('reactivate', checked.errors.join('; '), eventId);
+    const secrets = patched(INPUT_BOUNDARY_PATCH) ? keyMaterialProblems(raw, 'request') : [];
+    if (secrets.length) return void this.refuse('reactivate', secrets.join('; '), eventId);
     if (this.seenEventIds.has(checked.value.eventId)) return;
     this.seenEventIds.add(checked.value.eventId);
     const offboarding = this.offboarding;
@@ -877,12 +886,32 @@ class CustomerLifecycle {
 }
 
 /**
+ * The workflow is the trust boundary (any Temporal client can start it): ids must name this workflow and no
+ * secret may ride in what it hands on, checked before anything reaches Layers. Plain code, so a replay
+ * re-decides it identically; runs recorded before the patch never checked.
+ */
+function refuseInvalidInput(input: CustomerWorkflowInput): void {
+  if (!patched(INPUT_BOUNDARY_PATCH)) return;
+  const { workflowId, continuedFromExecutionRunId } = workflowInfo();
+  const problems = customerInputProblems(input, workflowId);
+  if (input.carried && !continuedFromExecutionRunId)
+    problems.push('carried: is set only by the workflow itself (continue-as-new)');
+  if (problems.length === 0) return;
+  throw ApplicationFailure.create({
+    type: WorkflowFailureType.invalidWorkflowInput,
+    nonRetryable: true,
+    message: `Invalid customer workflow input: ${problems.join('; ')}`,
+  });
+}
+
+/**
  * One long-lived workflow per customer (`customer/<externalId>`) owns its state machine:
  * onboarding → active ⇄ suspended → offboarding → archived (or failed, or needs-attention when a child
  * failed). Onboarding, each suspension and the offboarding run as child workflows so each shows as its
  * own execution; every decision is a method of CustomerLifecycle.
  */
 export async function customerLifecycle(input: CustomerWorkflowInput): Promise<CustomerStatus> {
+  refuseInvalidInput(input);
   const customer = new CustomerLifecycle(input);
   const { status, queue } = customer;
 

@@ -1,4 +1,13 @@
-import { condition, patched, setHandler, sleep } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  patched,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowFailureType } from '../common/failure-types';
+import { childInputProblems } from '../common/workflow-boundary';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
 import { rescheduleOffboardingSignal } from './internal-messages';
 import {
@@ -26,6 +35,7 @@ export type OffboardingOutcome =
 
 /** Offboards one customer: wait for effectiveAt (cancellable), optionally drain, then archive. */
 export async function offboardCustomer(input: OffboardingInput): Promise<OffboardingOutcome> {
+  refuseInvalidChildInput('offboarding', input);
   const { writes, reads, write, read } = layersActivities();
   const backoffMs = input.timing?.killSwitchBackoffMs;
   let reactivation: string | undefined;
@@ -91,7 +101,11 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
   // Issue 14: the customer's own child-scoped webhook endpoint goes before the org does (histories from before keep the old order).
   if (patched('delete-customer-webhooks')) {
     await whileKillSwitchWaits(
-      () => writes.deleteCustomerWebhooks.executeWithOptions(write(`Delete ${input.externalId}'s webhook endpoints in ${input.orgId}`), [{ orgId: input.orgId }]),
+      () =>
+        writes.deleteCustomerWebhooks.executeWithOptions(
+          write(`Delete ${input.externalId}'s webhook endpoints in ${input.orgId}`),
+          [{ orgId: input.orgId }],
+        ),
       { backoffMs },
     );
   }
@@ -105,4 +119,20 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
   );
   upsertChangedSearchAttributes([{ key: LayersLifecycleState, value: 'archived' }]);
   return { cancelled: false, ...archived, ...(drained !== undefined ? { drained } : {}) };
+}
+
+/**
+ * Started by the customer workflow, but any Temporal client can start it: the customer it names must be the
+ * one in its workflow id, and no secret may ride in it (before the first Layers call). Runs recorded before
+ * the patch never checked.
+ */
+function refuseInvalidChildInput(kind: 'suspend' | 'offboarding', input: unknown): void {
+  if (!patched('workflow-input-boundary')) return;
+  const problems = childInputProblems(kind, input, workflowInfo().workflowId);
+  if (problems.length === 0) return;
+  throw ApplicationFailure.create({
+    type: WorkflowFailureType.invalidWorkflowInput,
+    nonRetryable: true,
+    message: `Invalid ${kind} input: ${problems.join('; ')}`,
+  });
 }

@@ -60,6 +60,13 @@ function describeSteps(status: OnboardingStatus): string {
  */
 const EXACTLY_ONCE_PATCH = 'onboarding-exactly-once-v2';
 
+/**
+ * Runs that began with this patch check, in the same recorded validation, what the client checks early
+ * (the workflow is the trust boundary: any Temporal client can start it): `customer.externalId` names
+ * this workflow, no key material anywhere, the firehose URL obeys the webhook rules.
+ */
+const INPUT_BOUNDARY_PATCH = 'workflow-input-boundary';
+
 const validation = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 3 },
@@ -79,10 +86,22 @@ export async function onboardCustomer(
 ): Promise<OnboardingResult> {
   const carried: OnboardingContinuation | undefined = options.continued;
   const v2 = patched(EXACTLY_ONCE_PATCH);
+  // Only a run this workflow continued-as-new may skip validation: a start carrying `continued` is refused.
+  if (carried && !workflowInfo().continuedFromExecutionRunId && patched(INPUT_BOUNDARY_PATCH)) {
+    throw ApplicationFailure.create({
+      type: WorkflowFailureType.invalidWorkflowInput,
+      nonRetryable: true,
+      message:
+        'Invalid onboarding input: options.continued: is set only by the workflow itself (continue-as-new)',
+    });
+  }
   let input: OnboardingInput;
   if (carried) input = carried.input as OnboardingInput;
   else if (v2) {
-    const parsed = await validation.validateOnboardingInput(request);
+    // The boundary checks (ids, secrets, webhook URL) ride in the recorded validation: replay never re-decides them.
+    const parsed = patched(INPUT_BOUNDARY_PATCH)
+      ? await validation.validateOnboardingInput(request, { workflowId: workflowInfo().workflowId })
+      : await validation.validateOnboardingInput(request);
     if (!parsed.ok) throw invalidInput(parsed.errors);
     input = parsed.value;
   } else {
@@ -440,17 +459,31 @@ export async function onboardCustomer(
       const endpoints = await runStep(
         'firehose',
         async () => {
-          const partner = await writes.ensurePartnerFirehose.executeWithOptions(write('Ensure the partner firehose (LAYERS_FIREHOSE_URL)'), []);
+          const partner = await writes.ensurePartnerFirehose.executeWithOptions(
+            write('Ensure the partner firehose (LAYERS_FIREHOSE_URL)'),
+            [],
+          );
           const own = customerWebhook
-            ? await writes.ensureCustomerWebhook.executeWithOptions(write(`Create ${externalId}'s own webhook endpoint inside ${orgId}`), [
-                { orgId, externalId, url: customerWebhook.url, events: customerWebhook.events, idempotencyKey: keyFor('firehose').idempotencyKey },
-              ])
+            ? await writes.ensureCustomerWebhook.executeWithOptions(
+                write(`Create ${externalId}'s own webhook endpoint inside ${orgId}`),
+                [
+                  {
+                    orgId,
+                    externalId,
+                    url: customerWebhook.url,
+                    events: customerWebhook.events,
+                    idempotencyKey: keyFor('firehose').idempotencyKey,
+                  },
+                ],
+              )
             : undefined;
           return { partner, own };
         },
         ({ partner, own }) =>
           [
-            partner.configured ? `partner ${partner.endpointId} (${partner.outcome})` : 'no partner firehose configured',
+            partner.configured
+              ? `partner ${partner.endpointId} (${partner.outcome})`
+              : 'no partner firehose configured',
             ...(own ? [`own ${own.endpointId}${own.created ? ' (created)' : ' (reused)'}`] : []),
           ].join('; '),
       );

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
@@ -229,6 +229,30 @@ const scenarios: Record<string, Scenario> = {
       fetch: async () => showHistory(workflowId),
     };
   },
+  // Issue 14 item 8: every workflow checks its own input (patch workflow-input-boundary); onboarding in
+  // its recorded validation, the others in plain code; a signal carrying key material is refused.
+  'customer-boundary': lifecycleScenario((externalId) => customerWorkflowId(externalId)),
+  'onboarding-boundary': lifecycleScenario((externalId) => onboardingWorkflowId(externalId)),
+  'suspend-boundary': lifecycleScenario((externalId) => suspendWorkflowId(externalId, 2)),
+  'offboarding-boundary': lifecycleScenario((externalId) => offboardingWorkflowId(externalId)),
+  'customer-boundary-secret-refused': customerScenario(async (env, externalId) => {
+    await onboarded(env, externalId);
+    const handle = env.crm.customerHandle(externalId);
+    await handle.signal('pause', { reason: 'key lp_live_plantedByTest', eventId: 'recorded-1' });
+    await eventually(async () =>
+      (await env.crm.customerStatus(externalId)).refused.some((r) => r.eventId === 'recorded-1'),
+    );
+    await env.crm.churnAndWait(externalId, { reason: 'churned', eventId: 'recorded-2' });
+    await env.crm.customerResult(externalId);
+  }),
+  'customer-boundary-ids-refused': customerScenario(async (env, externalId) => {
+    await env.temporal.client.workflow.start('customerLifecycle', {
+      workflowId: customerWorkflowId(externalId),
+      taskQueue: env.taskQueue,
+      args: [{ externalId, onboarding: { request: acmeCoffee(`${externalId}-other`) } }],
+    });
+    await env.crm.customerResult(externalId).catch(() => undefined);
+  }),
 };
 
 /** A customer scenario of its own: `act` drives it, `pick` chooses the execution stored. */
@@ -346,12 +370,23 @@ const recordOnly = process.env.RECORD_ONLY?.split(',').filter(Boolean);
       try {
         await s.run(async () => undefined);
         writeFileSync(path.join(DIR, `${name}.json`), (await s.fetch()) + '\n');
+        writeFileSync(path.join(DIR, `${name}.workflow-id`), s.workflowId + '\n');
       } finally {
         await s.close();
       }
     });
   }
 });
+
+/**
+ * The id the history was recorded under: workflows check their input against their own id (patch
+ * workflow-input-boundary), so a replay must see the real one. Histories recorded before that patch have
+ * no `.workflow-id` file and replay under their file name, as they always did.
+ */
+function recordedWorkflowId(file: string): string {
+  const idFile = path.join(DIR, file.replace(/\.json$/, '.workflow-id'));
+  return existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : file;
+}
 
 describe('recorded histories replay against the current workflow code', () => {
   const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
@@ -364,7 +399,7 @@ describe('recorded histories replay against the current workflow code', () => {
 
   test('every recorded history replays without non-determinism', async () => {
     const histories = files.map((file) => ({
-      workflowId: file,
+      workflowId: recordedWorkflowId(file),
       history: historyFromJSON(JSON.parse(readFileSync(path.join(DIR, file), 'utf8'))),
     }));
     const outcomes: Array<{ workflowId: string; error?: unknown }> = [];
