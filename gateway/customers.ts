@@ -13,6 +13,7 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 import { temporal } from '@temporalio/proto';
 import type { OnboardingClient } from '../client/onboarding-client';
 import { customerWorkflowId, onboardingWorkflowId } from '../common/ids';
+import { listExecutionsPage } from '../common/visibility';
 import type { LifecycleRequestKind, LifecycleRequests, ReactivateRequest } from '../common/lifecycle-input';
 import {
   churnUpdate,
@@ -21,12 +22,10 @@ import {
   reactivateSignal,
   resumeUpdate,
   type CustomerStatus,
-  type CustomerWorkflowInput,
   type LifecycleState,
 } from '../common/lifecycle-messages';
 import type { OnboardingInput } from '../common/onboarding-input';
 import type { OnboardingResult, OnboardingStatus } from '../common/onboarding-messages';
-import { LayersCustomerId } from '../common/search-attributes';
 import type { customerLifecycle } from '../workflows';
 import { conflict } from './idempotency';
 import {
@@ -213,7 +212,7 @@ export class CustomerService {
     const memoHash = description.memo?.[MEMO_REQUEST_HASH];
     if (memoHash === hash) return;
     // No memo (started by the CLI or library, or a run after continue-as-new): the run's own input.
-    const startInput = await this.startInput(description.workflowId, description.runId);
+    const startInput = await this.crm.startInput(description.workflowId, description.runId);
     const stored = startInput?.onboarding?.request;
     if (memoHash === undefined && stored !== undefined && requestHash(stored) === hash) return;
     if (stored === undefined && memoHash === undefined) {
@@ -229,23 +228,6 @@ export class CustomerService {
       `customer ${input.customer.externalId} is already being onboarded (or was) with a different request; nothing was started`,
       stored !== undefined ? differingFields(stored, input) : ['(body)'],
       { requestHash: hash, existingRequestHash: memoHash ?? requestHash(stored) },
-    );
-  }
-
-  /** The first event's input of a run (one page of one event): what the workflow was started with. */
-  private async startInput(workflowId: string, runId: string): Promise<CustomerWorkflowInput | undefined> {
-    const page = await this.client.workflowService.getWorkflowExecutionHistory({
-      namespace: this.options.namespace,
-      execution: { workflowId, runId },
-      maximumPageSize: 1,
-    });
-    const payloads = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads as
-      Payload[] | undefined;
-    if (!payloads?.length) return undefined;
-    return decodeFromPayloadsAtIndex<CustomerWorkflowInput>(
-      this.client.options.loadedDataConverter,
-      0,
-      payloads,
     );
   }
 
@@ -391,15 +373,9 @@ export class CustomerService {
 
   private startOptions(externalId: string) {
     return {
-      workflowId: customerWorkflowId(externalId),
-      taskQueue: this.crm.taskQueue,
-      // No onboarding input: a customer this orchestrator never onboarded is adopted from Layers.
-      args: [{ externalId }] as [CustomerWorkflowInput],
-      workflowIdConflictPolicy: 'USE_EXISTING' as const,
+      ...this.crm.customerStartOptions(externalId),
       // An archived customer's completed workflow is never started again by a late request.
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' as const,
-      typedSearchAttributes: [{ key: LayersCustomerId, value: externalId }],
-      staticSummary: `Customer ${externalId}`,
     };
   }
 
@@ -582,22 +558,20 @@ export class CustomerService {
           { field: 'cursor', message: 'invalid' },
         ]);
     }
-    const page = await this.client.workflowService
-      .listWorkflowExecutions({
-        namespace: this.options.namespace,
-        query: clauses.join(' AND '),
-        pageSize: filter.limit,
-        nextPageToken,
-      })
-      .catch((err: unknown) => {
-        if (filter.cursor && /INVALID_ARGUMENT|invalid/i.test(String((err as Error).message))) {
-          throw new ProblemError(400, 'invalid-cursor', 'cursor: not a cursor this gateway gave out', [
-            { field: 'cursor', message: 'invalid' },
-          ]);
-        }
-        throw err;
-      });
-    const items = (page.executions ?? []).map((execution) => {
+    const page = await listExecutionsPage(
+      this.client,
+      clauses.join(' AND '),
+      filter.limit,
+      nextPageToken,
+    ).catch((err: unknown) => {
+      if (filter.cursor && /INVALID_ARGUMENT|invalid/i.test(String((err as Error).message))) {
+        throw new ProblemError(400, 'invalid-cursor', 'cursor: not a cursor this gateway gave out', [
+          { field: 'cursor', message: 'invalid' },
+        ]);
+      }
+      throw err;
+    });
+    const items = page.executions.map((execution) => {
       const fields = execution.searchAttributes?.indexedFields ?? {};
       const workflowId = execution.execution?.workflowId ?? '';
       const externalId = keyword(fields.LayersCustomerId) ?? workflowId.replace(/^customer\//, '');
@@ -615,7 +589,7 @@ export class CustomerService {
     });
     return {
       items,
-      nextCursor: page.nextPageToken?.length ? Buffer.from(page.nextPageToken).toString('base64url') : null,
+      nextCursor: page.nextPageToken ? Buffer.from(page.nextPageToken).toString('base64url') : null,
     };
   }
 
