@@ -233,15 +233,24 @@ export class CustomerService {
 
   /** The onboarding's outcome, or undefined if it has not finished within `seconds`. */
   async waitForOnboarding(externalId: string, seconds: number): Promise<OnboardingOutcome | undefined> {
+    try {
+      const done = await this.withinSeconds(seconds, () => this.crm.result(externalId));
+      return done && { state: 'active', result: done.value };
+    } catch (err) {
+      if (err instanceof WorkflowFailedError)
+        return { state: 'failed', error: err.cause?.message ?? err.message };
+      throw err;
+    }
+  }
+
+  /** What `work` answers within `seconds`, or undefined when time is up (the call is then aborted). */
+  private async withinSeconds<T>(seconds: number, work: () => Promise<T>): Promise<{ value: T } | undefined> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), seconds * 1000);
     try {
-      const result = await this.client.withAbortSignal(controller.signal, () => this.crm.result(externalId));
-      return { state: 'active', result };
+      return { value: await this.client.withAbortSignal(controller.signal, work) };
     } catch (err) {
       if (controller.signal.aborted) return undefined;
-      if (err instanceof WorkflowFailedError)
-        return { state: 'failed', error: err.cause?.message ?? err.message };
       throw err;
     } finally {
       clearTimeout(timer);
@@ -295,17 +304,12 @@ export class CustomerService {
       location: customerLocation(externalId),
     };
     if (waitSeconds <= 0) return { accepted };
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), waitSeconds * 1000);
     try {
-      const status = await this.client.withAbortSignal(controller.signal, () => handle.result());
-      return { accepted, status };
+      const done = await this.withinSeconds(waitSeconds, () => handle.result());
+      return done ? { accepted, status: done.value } : { accepted };
     } catch (err) {
-      if (controller.signal.aborted) return { accepted };
       if (err instanceof WorkflowUpdateFailedError) throw refused(kind, err);
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
