@@ -31,11 +31,11 @@ describe('lifecycle events to the CRM', () => {
   });
 
   const startWorkerProcess = async () => {
-    const worker = spawnWorker({
-      ...workerEnv(env),
-      CRM_EVENTS_URL: receiver.url,
-      CRM_EVENTS_SIGNING_SECRET: SECRET,
-    });
+    // Its own process group: tsx runs the worker in a child process, and the SIGKILL must reach it.
+    const worker = spawnWorker(
+      { ...workerEnv(env), CRM_EVENTS_URL: receiver.url, CRM_EVENTS_SIGNING_SECRET: SECRET },
+      { detached: true },
+    );
     workers.push(worker);
     await untilPolling(worker);
     return worker;
