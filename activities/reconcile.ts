@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { externalIdSchema } from '../common/onboarding-input';
 import {
   addDrift,
@@ -10,6 +10,13 @@ import {
   type ReconcileScanned,
 } from '../common/reconcile';
 import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
+import {
+  CONTINUED_AS_NEW_STATUS,
+  keywordAttribute,
+  listExecutionsPage,
+  VISIBILITY_PAGE_SIZE,
+  WORKFLOW_STATUS_NAMES,
+} from '../common/visibility';
 import { LayersApiError, type LayersClient, type Organization } from './layers';
 import { callOptions, layersCall } from './layers-call';
 
@@ -63,27 +70,6 @@ interface CustomerSeen {
   orgId?: string;
 }
 
-// temporal.api.enums.v1.WorkflowExecutionStatus
-const STATUS_NAMES = [
-  'UNSPECIFIED',
-  'RUNNING',
-  'COMPLETED',
-  'FAILED',
-  'CANCELLED',
-  'TERMINATED',
-  'CONTINUED_AS_NEW',
-  'TIMED_OUT',
-];
-const CONTINUED_AS_NEW = 6;
-
-function keyword(fields: Record<string, Payload> | null | undefined, name: string): string | undefined {
-  const payload = fields?.[name];
-  if (!payload) return undefined;
-  const value: unknown = defaultPayloadConverter.fromPayload(payload);
-  const first = Array.isArray(value) ? value[0] : value;
-  return typeof first === 'string' ? first : undefined;
-}
-
 /**
  * This deployment's customers: the customer workflows on the worker's task queue (TEMPORAL_TASK_QUEUE),
  * so two orchestrators sharing a namespace (or test suites sharing a dev server) never see each other's.
@@ -109,16 +95,11 @@ async function customersOf(
   const query = `${customersOfDeployment(taskQueue)} AND ${LayersCustomerId.name} IN (${list})`;
   let nextPageToken: Uint8Array | undefined;
   do {
-    const response = await client.workflowService.listWorkflowExecutions({
-      namespace: client.options.namespace,
-      query,
-      pageSize: 1_000,
-      nextPageToken,
-    });
+    const response = await listExecutionsPage(client, query, VISIBILITY_PAGE_SIZE, nextPageToken);
     for (const raw of response.executions) {
-      if (Number(raw.status) === CONTINUED_AS_NEW) continue;
+      if (Number(raw.status) === CONTINUED_AS_NEW_STATUS) continue;
       const fields = raw.searchAttributes?.indexedFields;
-      const externalId = keyword(fields, LayersCustomerId.name);
+      const externalId = keywordAttribute(fields, LayersCustomerId.name);
       if (!externalId) continue;
       const startedAt =
         Number(raw.startTime?.seconds ?? 0) * 1_000 + Math.floor((raw.startTime?.nanos ?? 0) / 1e6);
@@ -126,13 +107,13 @@ async function customersOf(
       if (previous && previous.startedAt > startedAt) continue;
       found.set(externalId, {
         externalId,
-        status: STATUS_NAMES[Number(raw.status)] ?? String(raw.status),
-        state: keyword(fields, LayersLifecycleState.name),
-        orgId: keyword(fields, LayersOrgId.name),
+        status: WORKFLOW_STATUS_NAMES[Number(raw.status)] ?? String(raw.status),
+        state: keywordAttribute(fields, LayersLifecycleState.name),
+        orgId: keywordAttribute(fields, LayersOrgId.name),
         startedAt,
       });
     }
-    nextPageToken = response.nextPageToken?.length ? response.nextPageToken : undefined;
+    nextPageToken = response.nextPageToken;
   } while (nextPageToken);
   return found;
 }
@@ -369,18 +350,18 @@ export function createReconcileActivities(deps: ReconcileDeps) {
       for (;;) {
         const before = progress;
         const beat = () => ctx.heartbeat(before);
-        const response = await client.workflowService.listWorkflowExecutions({
-          namespace: client.options.namespace,
+        const response = await listExecutionsPage(
+          client,
           query,
-          pageSize: 1_000,
-          nextPageToken: before.pageToken ? Buffer.from(before.pageToken, 'base64') : undefined,
-        });
+          VISIBILITY_PAGE_SIZE,
+          before.pageToken ? Buffer.from(before.pageToken, 'base64') : undefined,
+        );
         const tally = structuredClone(before.tally);
         let checked = before.checked;
         for (const raw of response.executions) {
           const fields = raw.searchAttributes?.indexedFields;
-          const orgId = keyword(fields, LayersOrgId.name);
-          const externalId = keyword(fields, LayersCustomerId.name);
+          const orgId = keywordAttribute(fields, LayersOrgId.name);
+          const externalId = keywordAttribute(fields, LayersCustomerId.name);
           if (!orgId) continue;
           checked += 1;
           const missing = await layersCall(() =>
@@ -399,15 +380,13 @@ export function createReconcileActivities(deps: ReconcileDeps) {
                 kind: 'customer-org-missing',
                 orgId,
                 ...(externalId ? { externalId } : {}),
-                detail: `customer is ${keyword(fields, LayersLifecycleState.name) ?? 'running'} but Layers has no org ${orgId}`,
+                detail: `customer is ${keywordAttribute(fields, LayersLifecycleState.name) ?? 'running'} but Layers has no org ${orgId}`,
               },
               input.maxItemsPerKind,
             );
           }
         }
-        const next = response.nextPageToken?.length
-          ? Buffer.from(response.nextPageToken).toString('base64')
-          : null;
+        const next = response.nextPageToken ? Buffer.from(response.nextPageToken).toString('base64') : null;
         progress = { pageToken: next, checked, tally };
         ctx.heartbeat(progress);
         if (!next) return { runningCustomers: count, checked, tally };

@@ -1,7 +1,13 @@
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { Payload } from '@temporalio/common';
 import { LIFECYCLE_STATES, type LifecycleState } from '../common/lifecycle-messages';
 import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
+import {
+  keywordAttribute,
+  listExecutionsPage,
+  VISIBILITY_PAGE_SIZE,
+  WORKFLOW_STATUS_NAMES,
+} from '../common/visibility';
 import { InvalidInputError } from './errors';
 
 export interface CustomerListing {
@@ -19,27 +25,7 @@ export interface CustomerPage {
 }
 
 /** Visibility's own page limit. */
-export const MAX_PAGE_SIZE = 1_000;
-
-// temporal.api.enums.v1.WorkflowExecutionStatus, named as the SDK's WorkflowExecutionInfo names them.
-const STATUS_NAMES = [
-  'UNSPECIFIED',
-  'RUNNING',
-  'COMPLETED',
-  'FAILED',
-  'CANCELLED',
-  'TERMINATED',
-  'CONTINUED_AS_NEW',
-  'TIMED_OUT',
-];
-
-function keyword(fields: Record<string, Payload> | null | undefined, name: string): string | undefined {
-  const payload = fields?.[name];
-  if (!payload) return undefined;
-  const value: unknown = defaultPayloadConverter.fromPayload(payload);
-  const first = Array.isArray(value) ? value[0] : value;
-  return typeof first === 'string' ? first : undefined;
-}
+export const MAX_PAGE_SIZE = VISIBILITY_PAGE_SIZE;
 
 /**
  * One page of customers by lifecycle state, from Temporal visibility (search attributes). The cursor is
@@ -63,12 +49,12 @@ export async function listCustomersPage(
   if (state) clauses.push(`${LayersLifecycleState.name} = '${state}'`);
   let response;
   try {
-    response = await client.workflowService.listWorkflowExecutions({
-      namespace: client.options.namespace,
-      query: clauses.join(' AND '),
-      pageSize: limit,
-      nextPageToken: cursor ? Buffer.from(cursor, 'base64url') : undefined,
-    });
+    response = await listExecutionsPage(
+      client,
+      clauses.join(' AND '),
+      limit,
+      cursor ? Buffer.from(cursor, 'base64url') : undefined,
+    );
   } catch (err) {
     // A token that is not one of the server's (or from another filter) is refused as INVALID_ARGUMENT.
     if (cursor && (err as { code?: number }).code === 3)
@@ -81,15 +67,12 @@ export async function listCustomersPage(
     const fields = raw.searchAttributes?.indexedFields as Record<string, Payload> | null | undefined;
     const workflowId = raw.execution?.workflowId ?? '';
     return {
-      externalId: keyword(fields, LayersCustomerId.name) ?? workflowId.replace(/^customer\//, ''),
-      state: keyword(fields, LayersLifecycleState.name),
-      orgId: keyword(fields, LayersOrgId.name),
-      workflowStatus: STATUS_NAMES[raw.status ?? 0] ?? 'UNKNOWN',
+      externalId: keywordAttribute(fields, LayersCustomerId.name) ?? workflowId.replace(/^customer\//, ''),
+      state: keywordAttribute(fields, LayersLifecycleState.name),
+      orgId: keywordAttribute(fields, LayersOrgId.name),
+      workflowStatus: WORKFLOW_STATUS_NAMES[raw.status ?? 0] ?? 'UNKNOWN',
     };
   });
   const token = response.nextPageToken;
-  return {
-    customers,
-    ...(token && token.length ? { nextCursor: Buffer.from(token).toString('base64url') } : {}),
-  };
+  return { customers, ...(token ? { nextCursor: Buffer.from(token).toString('base64url') } : {}) };
 }

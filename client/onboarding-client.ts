@@ -203,7 +203,8 @@ export class OnboardingClient {
     const externalId = input.customer.externalId;
     const memoHash = description.memo?.[MEMO_REQUEST_HASH] as string | undefined;
     if (memoHash === hash) return;
-    const startInput = memoHash === undefined ? await this.startInput(description) : undefined;
+    const startInput =
+      memoHash === undefined ? await this.startInput(description.workflowId, description.runId) : undefined;
     const stored = startInput?.onboarding?.request;
     if (memoHash === undefined && stored !== undefined && requestHash(stored) === hash) return;
     if (stored === undefined && memoHash === undefined) {
@@ -217,7 +218,8 @@ export class OnboardingClient {
       );
     }
     // With only the hash on record, the start event still holds the first body: name the fields.
-    const first = stored ?? (await this.startInput(description))?.onboarding?.request;
+    const first =
+      stored ?? (await this.startInput(description.workflowId, description.runId))?.onboarding?.request;
     throw new OnboardingConflictError(
       externalId,
       first !== undefined ? differingFields(first, input) : ['(body)'],
@@ -227,13 +229,11 @@ export class OnboardingClient {
     );
   }
 
-  /** The input the run was started with (its first history event; one page of one event). */
-  private async startInput(
-    description: WorkflowExecutionDescription,
-  ): Promise<CustomerWorkflowInput | undefined> {
+  /** The input a run was started with (its first history event; one page of one event). */
+  async startInput(workflowId: string, runId: string): Promise<CustomerWorkflowInput | undefined> {
     const page = await this.client.workflowService.getWorkflowExecutionHistory({
       namespace: this.client.options.namespace,
-      execution: { workflowId: description.workflowId, runId: description.runId },
+      execution: { workflowId, runId },
       maximumPageSize: 1,
     });
     const payloads = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads as
@@ -365,7 +365,8 @@ export class OnboardingClient {
     return parsed.value;
   }
 
-  private startOperation(externalId: string) {
+  /** How a lifecycle request starts the customer's workflow when it is not running. */
+  customerStartOptions(externalId: string) {
     return {
       workflowId: customerWorkflowId(this.checkedExternalId(externalId)),
       taskQueue: this.taskQueue,
@@ -385,7 +386,7 @@ export class OnboardingClient {
   ): Promise<void> {
     const signal = { pause: pauseSignal, resume: resumeSignal, churn: churnSignal }[kind];
     await this.client.workflow.signalWithStart(customerLifecycle, {
-      ...this.startOperation(externalId),
+      ...this.customerStartOptions(externalId),
       signal: signal as typeof pauseSignal,
       signalArgs: [request as PauseRequest],
     });
@@ -403,7 +404,7 @@ export class OnboardingClient {
         args: [request as PauseRequest],
         startWorkflowOperation: new WithStartWorkflowOperation(
           customerLifecycle,
-          this.startOperation(externalId),
+          this.customerStartOptions(externalId),
         ),
       });
     } catch (err) {

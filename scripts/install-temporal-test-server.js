@@ -13,11 +13,10 @@
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { TOOLS_DIR, onPath, recordToolPath, giveUp } = require('./tool-path');
 
 // The Java SDK release whose test server matches the TypeScript SDK's time-skipping API (testservice v1).
 const TEST_SERVER_VERSION = '1.32.1';
-const ROOT = path.resolve(__dirname, '..');
-const TOOLS_DIR = path.join(ROOT, '.tools');
 const LOCAL_DIR = path.join(TOOLS_DIR, 'temporal-test-server');
 const LIB_DIR = path.join(LOCAL_DIR, 'lib');
 const LOCAL_BIN = path.join(LOCAL_DIR, 'bin', 'temporal-test-server');
@@ -25,19 +24,6 @@ const VERSION_FILE = path.join(LOCAL_DIR, 'VERSION');
 // Changes whenever what is installed changes (the server, the jars beside it): an older install is redone.
 const INSTALL_ID = `${TEST_SERVER_VERSION}+slf4j-nop`;
 const RECORD = path.join(TOOLS_DIR, 'temporal-test-server-path');
-
-function onPath(name) {
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-    const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      /* keep looking */
-    }
-  }
-  return undefined;
-}
 
 function javaCommand() {
   if (process.env.JAVA_HOME) {
@@ -125,10 +111,7 @@ function installFromMaven() {
 }
 
 function record(bin, how) {
-  fs.mkdirSync(TOOLS_DIR, { recursive: true });
-  fs.writeFileSync(RECORD, bin + '\n');
-  if (!process.env.TEMPORAL_CLI_QUIET) console.error(`temporal test server: ${bin} (${how})`);
-  return bin;
+  return recordToolPath(RECORD, bin, () => `temporal test server: ${bin} (${how})`);
 }
 
 function ensureTemporalTestServer() {
@@ -151,17 +134,12 @@ function ensureTemporalTestServer() {
   }
   failures.push(`Maven Central io.temporal:temporal-test-server: ${maven || 'installed but incomplete'}`);
 
-  try {
-    fs.rmSync(RECORD, { force: true });
-  } catch {
-    /* nothing recorded */
-  }
-  console.error(
-    'temporal test server: could not find or install it; the time-skipping tests fall back to the SDK download (needs internet).\n' +
-      failures.map((f) => `  - ${f}`).join('\n') +
-      '\n  Fix: install java and maven, or set TEMPORAL_TEST_SERVER_PATH to a temporal-test-server executable.',
+  return giveUp(
+    RECORD,
+    'temporal test server: could not find or install it; the time-skipping tests fall back to the SDK download (needs internet).',
+    failures,
+    'install java and maven, or set TEMPORAL_TEST_SERVER_PATH to a temporal-test-server executable.',
   );
-  return undefined;
 }
 
 module.exports = { ensureTemporalTestServer, TEST_SERVER_VERSION, RECORD };

@@ -2,6 +2,7 @@ import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/com
 import { Runtime, makeTelemetryFilterString, type MetricsExporterConfig } from '@temporalio/worker';
 import {
   createLogger,
+  LevelMethodsLogger,
   logLevelFromEnv,
   PinoSdkLogger,
   redactLogMeta,
@@ -20,8 +21,10 @@ export { logLevelFromEnv, redactLogMeta };
  */
 const EXPECTED_NO_WORKFLOWS = 'No workflows registered, not polling for workflow tasks';
 
-export class RedactingLogger implements SdkLogger {
-  constructor(private readonly inner: SdkLogger) {}
+export class RedactingLogger extends LevelMethodsLogger {
+  constructor(private readonly inner: SdkLogger) {
+    super();
+  }
 
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
     // The Layers read/write task queues are activity-only by design: the SDK's warning about it is noise.
@@ -33,21 +36,6 @@ export class RedactingLogger implements SdkLogger {
       redactSecrets(String(message)),
       summarized.meta === undefined ? undefined : (redactLogMeta(summarized.meta) as LogMetadata),
     );
-  }
-  trace(message: string, meta?: LogMetadata): void {
-    this.log('TRACE', message, meta);
-  }
-  debug(message: string, meta?: LogMetadata): void {
-    this.log('DEBUG', message, meta);
-  }
-  info(message: string, meta?: LogMetadata): void {
-    this.log('INFO', message, meta);
-  }
-  warn(message: string, meta?: LogMetadata): void {
-    this.log('WARN', message, meta);
-  }
-  error(message: string, meta?: LogMetadata): void {
-    this.log('ERROR', message, meta);
   }
 }
 

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { version } from '../../package.json';
 import { onboardingWorkflowId } from '../../common/ids';
 import {
@@ -8,31 +6,12 @@ import {
   startOnboardingTestEnv,
   type OnboardingTestEnv,
 } from '../helpers/onboarding-env';
+import { runCli, type CliRun } from '../helpers/processes';
 import { eventually } from '../helpers/temporal';
 import { fastLifecycle, isoIn, onboarded, orgsOf, untilState } from '../lifecycle/helpers';
 
-const ROOT = path.resolve(__dirname, '../..');
-const TSX = require.resolve('tsx/cli');
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `npm run onboard -- …` in its own process, as an operator or a script runs it. */
-function onboard(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
-  const child = spawn(process.execPath, [TSX, 'client/cli/main.ts', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}
+const onboard = runCli;
 
 /** The whole of stdout is one JSON error, exactly `{error: {code, message, field?}}`. */
 function jsonError(run: CliRun): { code: string; message: string; field?: string } {

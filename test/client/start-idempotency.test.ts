@@ -1,16 +1,14 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OnboardingConflictError } from '../../client/errors';
 import { MEMO_IDEMPOTENCY_KEY, MEMO_REQUEST_HASH, requestHash } from '../../common/request-hash';
 import { acmeCoffee, startOnboardingTestEnv, type OnboardingTestEnv } from '../helpers/onboarding-env';
+import { runCli } from '../helpers/processes';
 
 // Issue 13: `start` in the library and the CLI take the CRM's event id and refuse a different body for
 // a running onboarding instead of attaching silently. No worker runs: the refusal is decided by the
 // client against what Temporal holds (the memo and the start event), before anything is started.
-
-const ROOT = path.resolve(__dirname, '../..');
 
 describe('start: same body attaches, a different body is refused', () => {
   let env: OnboardingTestEnv;
@@ -83,17 +81,17 @@ describe('start: same body attaches, a different body is refused', () => {
       TEMPORAL_NAMESPACE: env.temporal.namespace,
       TEMPORAL_TASK_QUEUE: env.taskQueue,
     };
-    const first = await cli(['start', '--input', file, '--event-id', 'crm-evt-1', '--json'], temporalEnv);
+    const first = await runCli(['start', '--input', file, '--event-id', 'crm-evt-1', '--json'], temporalEnv);
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ externalId, started: true });
-    const repeat = await cli(['start', '--input', file, '--event-id', 'crm-evt-1', '--json'], temporalEnv);
+    const repeat = await runCli(['start', '--input', file, '--event-id', 'crm-evt-1', '--json'], temporalEnv);
     expect(repeat.code).toBe(0);
     expect(JSON.parse(repeat.stdout)).toMatchObject({ externalId, started: false });
     expect((await env.crm.customerHandle(externalId).describe()).memo?.[MEMO_IDEMPOTENCY_KEY]).toBe(
       'crm-evt-1',
     );
 
-    const conflict = await cli(
+    const conflict = await runCli(
       ['start', '--input', file, '--credits', '7000', '--event-id', 'crm-evt-2', '--json'],
       temporalEnv,
     );
@@ -101,24 +99,8 @@ describe('start: same body attaches, a different body is refused', () => {
     expect(JSON.parse(conflict.stdout)).toEqual({
       error: { code: 'conflict', message: expect.stringMatching(/differs in: credits/), field: 'credits' },
     });
-    const plain = await cli(['start', '--input', file, '--credits', '7000'], temporalEnv);
+    const plain = await runCli(['start', '--input', file, '--credits', '7000'], temporalEnv);
     expect(plain.code).toBe(4);
     expect(plain.stderr).toMatch(/already being onboarded .* with a different request.*credits/);
   });
 });
-
-function cli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), 'client/cli/main.ts', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}

@@ -1,12 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
 import {
   startOnboardingTestEnv,
   acmeCoffee,
   fastTiming,
   type OnboardingTestEnv,
 } from '../helpers/onboarding-env';
+import { spawnWorker, untilPolling, workerEnv, type WorkerProcess } from '../helpers/processes';
 import { eventually } from '../helpers/temporal';
 import { eventId, fastLifecycle, untilState } from '../lifecycle/helpers';
 import { startCrmReceiver } from './receiver';
@@ -15,38 +13,7 @@ import { startCrmReceiver } from './receiver';
 // in order, once each — with the worker as operators run it (worker/main.ts in its own process),
 // SIGKILLed between two transitions, and a CRM that answers 500 once.
 
-const ROOT = path.resolve(__dirname, '../..');
 const SECRET = 'crm-events-test-secret';
-
-interface WorkerProcess {
-  child: ChildProcess;
-  output: () => string;
-}
-
-function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const chunks: string[] = [];
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'worker/main.ts')], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), LOG_LEVEL: 'INFO', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  return { child, output: () => chunks.join('') };
-}
-
-async function untilPolling(worker: WorkerProcess): Promise<void> {
-  await eventually(
-    async () =>
-      worker.output().includes('worker: polling') ||
-      (worker.child.exitCode !== null && Promise.reject(new Error(worker.output()))),
-    { timeoutMs: 120_000, intervalMs: 250 },
-  );
-}
-
-function kill(worker: WorkerProcess | undefined): void {
-  if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
-}
 
 describe('lifecycle events to the CRM', () => {
   let env: OnboardingTestEnv;
@@ -58,22 +25,17 @@ describe('lifecycle events to the CRM', () => {
     receiver = await startCrmReceiver(SECRET);
   });
   afterAll(async () => {
-    workers.forEach(kill);
+    workers.forEach((worker) => worker.kill());
     await receiver?.close();
     await env?.close();
   });
 
   const startWorkerProcess = async () => {
-    const worker = spawnWorker({
-      TEMPORAL_ADDRESS: env.temporal.address,
-      TEMPORAL_NAMESPACE: env.temporal.namespace,
-      TEMPORAL_TASK_QUEUE: env.taskQueue,
-      LAYERS_API_URL: env.emulator.url,
-      LAYERS_PARENT_KEY: env.emulator.parentKey,
-      LAYERS_SECRET_SINK_DIR: env.secretsDir,
-      CRM_EVENTS_URL: receiver.url,
-      CRM_EVENTS_SIGNING_SECRET: SECRET,
-    });
+    // Its own process group: tsx runs the worker in a child process, and the SIGKILL must reach it.
+    const worker = spawnWorker(
+      { ...workerEnv(env), CRM_EVENTS_URL: receiver.url, CRM_EVENTS_SIGNING_SECRET: SECRET },
+      { detached: true },
+    );
     workers.push(worker);
     await untilPolling(worker);
     return worker;
@@ -109,7 +71,7 @@ describe('lifecycle events to the CRM', () => {
     });
 
     // Between two transitions the worker dies without a goodbye; the resume arrives while none runs.
-    first.child.kill('SIGKILL');
+    first.kill();
     await env.crm.resume(externalId, { reason: 'paid', eventId: eventId('resume') });
     await startWorkerProcess();
     await untilState(env, externalId, 'active', 90_000);

@@ -1,12 +1,8 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { describeCliError, run } from '../../client/cli/main';
 import { startOnboardingTestEnv, type OnboardingTestEnv } from '../helpers/onboarding-env';
+import { runCli } from '../helpers/processes';
 import { eventually } from '../helpers/temporal';
 import { isoIn, onboarded, orgsOf, untilState } from './helpers';
-
-const ROOT = path.resolve(__dirname, '../..');
-const TSX = require.resolve('tsx/cli');
 
 // `npm run onboard -- pause|resume|churn|reactivate|status|list`, run as the CRM's operator would.
 describe('CLI: lifecycle commands', () => {
@@ -156,15 +152,8 @@ describe('CLI: lifecycle commands', () => {
   test('the real entry point: `npm run onboard -- status` in its own process', async () => {
     const { externalId, code, out } = await env.run(async () => {
       const { externalId } = await onboarded(env);
-      const child = spawn(process.execPath, [TSX, 'client/cli/main.ts', 'status', externalId], {
-        cwd: ROOT,
-        env: process.env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const { code, stdout, stderr } = await runCli(['status', externalId]);
+      const out = stdout + stderr;
       return { externalId, code, out };
     });
     expect({ code, out }).toEqual({ code: 0, out: expect.stringContaining(`${externalId}: active (org `) });

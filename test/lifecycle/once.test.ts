@@ -36,6 +36,17 @@ describe('the customer workflow decides every race and answers every request', (
     (await env.temporal.client.workflow.getHandle(workflowId).describe()).status.name;
 
   /** Runs `fn`, returning the error it throws (the test fails if it does not throw) and how long it took. */
+  /** Starts the customer and terminates its workflow while the onboarding's allocation is failing. */
+  async function terminateDuringAllocation(externalId: string): Promise<void> {
+    await env.crm.start(acmeCoffee(externalId), { timing: fastTiming, lifecycle: fastLifecycle });
+    await eventually(
+      async () =>
+        (await env.crm.status(externalId)).steps.find((s) => s.name === 'allocate-credits')?.state ===
+        'running',
+    );
+    await env.crm.customerHandle(externalId).terminate('operator terminated the customer during a wait');
+  }
+
   async function refusal(fn: () => Promise<unknown>): Promise<{ error: Error; ms: number }> {
     const started = Date.now();
     const error = await fn().then(
@@ -238,13 +249,7 @@ describe('the customer workflow decides every race and answers every request', (
     await env.control.faults(ALLOCATE_FAILS);
     try {
       await env.run(async () => {
-        await env.crm.start(acmeCoffee(externalId), { timing: fastTiming, lifecycle: fastLifecycle });
-        await eventually(
-          async () =>
-            (await env.crm.status(externalId)).steps.find((s) => s.name === 'allocate-credits')?.state ===
-            'running',
-        );
-        await env.crm.customerHandle(externalId).terminate('operator terminated the customer during a wait');
+        await terminateDuringAllocation(externalId);
         expect(await workflowStatus(onboardingWorkflowId(externalId))).toBe('RUNNING');
 
         const again = await env.crm.start(acmeCoffee(externalId), {
@@ -286,13 +291,7 @@ describe('the customer workflow decides every race and answers every request', (
     await env.control.faults(ALLOCATE_FAILS);
     try {
       await env.run(async () => {
-        await env.crm.start(acmeCoffee(externalId), { timing: fastTiming, lifecycle: fastLifecycle });
-        await eventually(
-          async () =>
-            (await env.crm.status(externalId)).steps.find((s) => s.name === 'allocate-credits')?.state ===
-            'running',
-        );
-        await env.crm.customerHandle(externalId).terminate('operator terminated the customer during a wait');
+        await terminateDuringAllocation(externalId);
         await env.crm.start(acmeCoffee(externalId), { timing: fastTiming, lifecycle: fastLifecycle });
         await eventually(async () =>
           (await env.crm.customerStatus(externalId)).transitions.some((t) =>

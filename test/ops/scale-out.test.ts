@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import { customerWorkflowId, onboardingWorkflowId } from '../../common/ids';
@@ -11,6 +9,7 @@ import {
   uniqueExternalId,
   type OnboardingTestEnv,
 } from '../helpers/onboarding-env';
+import { spawnWorker, workerEnv, type WorkerProcess } from '../helpers/processes';
 import { eventually } from '../helpers/temporal';
 
 // Scale-out: three `npm run worker` processes against one Temporal server and one task queue, as
@@ -18,50 +17,21 @@ import { eventually } from '../helpers/temporal';
 // completes exactly once — one org, one allocation, one active key each — and no credit is lost or
 // made up.
 
-const ROOT = path.resolve(__dirname, '../..');
 const CUSTOMERS = 12;
 const CREDITS = 5_000;
 const PARENT_CREDITS = 1_000_000;
 
-interface WorkerProcess {
-  child: ChildProcess;
-  log: string;
-}
-
-function spawnWorker(env: OnboardingTestEnv, n: number): WorkerProcess {
-  const log = path.join(env.secretsDir, '..', `scale-out-worker-${n}-${Date.now()}.log`);
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'worker/main.ts')], {
-    cwd: ROOT,
-    // Its own process group: tsx runs the worker in a child process, and SIGKILL must reach both.
-    detached: true,
-    stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')],
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      LOG_LEVEL: 'INFO',
-      TEMPORAL_ADDRESS: env.temporal.address,
-      TEMPORAL_NAMESPACE: env.temporal.namespace,
-      TEMPORAL_TASK_QUEUE: env.taskQueue,
-      LAYERS_API_URL: env.emulator.url,
-      LAYERS_PARENT_KEY: env.emulator.parentKey,
-      LAYERS_SECRET_SINK_DIR: env.secretsDir,
+function startWorker(env: OnboardingTestEnv, n: number): WorkerProcess {
+  const logFile = path.join(env.secretsDir, '..', `scale-out-worker-${n}-${Date.now()}.log`);
+  return spawnWorker(
+    {
+      ...workerEnv(env),
       // The nightly schedule is another suite's concern; one namespace has one.
       RECONCILE_SCHEDULE: 'off',
     },
-  });
-  return { child, log };
-}
-
-function output(worker: WorkerProcess): string {
-  return readFileSync(worker.log, 'utf8');
-}
-
-function killGroup(worker: WorkerProcess): void {
-  try {
-    process.kill(-worker.child.pid!, 'SIGKILL');
-  } catch {
-    worker.child.kill('SIGKILL');
-  }
+    // Its own process group: tsx runs the worker in a child process, and SIGKILL must reach both.
+    { detached: true, logFile },
+  );
 }
 
 describe('scale-out: three worker processes, one SIGKILLed mid-run', () => {
@@ -72,18 +42,18 @@ describe('scale-out: three worker processes, one SIGKILLed mid-run', () => {
     env = await startOnboardingTestEnv({ emulator: { parentCredits: PARENT_CREDITS, tier: 'unlimited' } });
   });
   afterAll(async () => {
-    for (const w of workers) killGroup(w);
+    for (const w of workers) w.kill();
     await env?.close();
   });
 
   test(`${CUSTOMERS} onboardings complete exactly once`, async () => {
-    for (let n = 1; n <= 3; n++) workers.push(spawnWorker(env, n));
+    for (let n = 1; n <= 3; n++) workers.push(startWorker(env, n));
     await eventually(
       async () => {
         for (const w of workers) {
-          if (w.child.exitCode !== null) throw new Error(`a worker exited early:\n${output(w)}`);
+          if (w.child.exitCode !== null) throw new Error(`a worker exited early:\n${w.output()}`);
         }
-        return workers.every((w) => output(w).includes('worker: polling'));
+        return workers.every((w) => w.output().includes('worker: polling'));
       },
       { timeoutMs: 240_000, intervalMs: 500 },
     );
@@ -114,7 +84,7 @@ describe('scale-out: three worker processes, one SIGKILLed mid-run', () => {
       { timeoutMs: 120_000, intervalMs: 100 },
     );
     const victim = workers[0]!;
-    killGroup(victim);
+    victim.kill();
     await env.control.clearFaults();
 
     const results = await Promise.all(externalIds.map((id) => env.crm.result(id)));
@@ -157,6 +127,6 @@ describe('scale-out: three worker processes, one SIGKILLed mid-run', () => {
 
     // The two survivors are still running; the victim died without a word.
     expect(workers.slice(1).map((w) => w.child.exitCode)).toEqual([null, null]);
-    expect(output(victim)).not.toContain('worker: stopped');
+    expect(victim.output()).not.toContain('worker: stopped');
   });
 });

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -9,44 +8,11 @@ import { freePort, startDevServer, type DevServer } from '../../scripts/dev-serv
 import { parsePrometheusText, sumMetric } from '../../worker/metrics';
 import { childrenOf, startEmulator, type RunningEmulator } from '../helpers/emulator';
 import { acmeCoffee, startOnboardingTestEnv, type OnboardingTestEnv } from '../helpers/onboarding-env';
+import { spawnWorker, untilPolling, workerEnv, type WorkerProcess } from '../helpers/processes';
 import { eventually, uniqueTaskQueue } from '../helpers/temporal';
 
 // The worker as operators run it — `worker/main.ts` in its own process — stopped with SIGTERM and
 // started before its Temporal server.
-
-const ROOT = path.resolve(__dirname, '../..');
-
-interface WorkerProcess {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const chunks: string[] = [];
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'worker/main.ts')], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), LOG_LEVEL: 'INFO', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => chunks.join(''), exited };
-}
-
-async function untilPolling(worker: WorkerProcess, timeoutMs = 90_000): Promise<void> {
-  await eventually(
-    async () =>
-      worker.output().includes('worker: polling') ||
-      (worker.child.exitCode !== null && Promise.reject(new Error(worker.output()))),
-    { timeoutMs, intervalMs: 250 },
-  );
-}
-
-function kill(worker: WorkerProcess | undefined): void {
-  if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
-}
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -58,7 +24,7 @@ describe('graceful shutdown: SIGTERM lets the running activity finish, then the 
     env = await startOnboardingTestEnv();
   });
   afterAll(async () => {
-    kill(worker);
+    worker?.kill();
     await env?.close();
   });
 
@@ -72,12 +38,7 @@ describe('graceful shutdown: SIGTERM lets the running activity finish, then the 
       rules: [{ method: 'POST', path: '/v1/organizations/:orgId/credits/allocate', latencyMs: [3000, 3000] }],
     });
     worker = spawnWorker({
-      TEMPORAL_ADDRESS: env.temporal.address,
-      TEMPORAL_NAMESPACE: env.temporal.namespace,
-      TEMPORAL_TASK_QUEUE: env.taskQueue,
-      LAYERS_API_URL: env.emulator.url,
-      LAYERS_PARENT_KEY: env.emulator.parentKey,
-      LAYERS_SECRET_SINK_DIR: env.secretsDir,
+      ...workerEnv(env),
       METRICS_PORT: String(metricsPort),
       WORKER_SHUTDOWN_GRACE_TIME: '20s',
     });
@@ -169,7 +130,7 @@ describe('start-up while Temporal is away: the worker waits, retrying with backo
     emulator = await startEmulator({ port: 0, quiet: true });
   });
   afterAll(async () => {
-    kill(worker);
+    worker?.kill();
     await connection?.close();
     await server?.stop();
     await emulator?.close();

@@ -1,18 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailureType } from '../../common/failure-types';
 import { customerWorkflowId, onboardingWorkflowId } from '../../common/ids';
 import { acmeCoffee, startOnboardingTestEnv, type OnboardingTestEnv } from '../helpers/onboarding-env';
+import { spawnWorker, untilPolling, workerEnv, type WorkerProcess } from '../helpers/processes';
 import { eventually } from '../helpers/temporal';
 
 // The worker as operators run it (worker/main.ts in its own process, JSON logs on stdout), given input
 // the library would have refused — started with the raw Temporal client, as anything that reaches the
 // namespace can.
-
-const ROOT = path.resolve(__dirname, '../..');
 
 interface LogLine {
   level: string;
@@ -22,46 +18,22 @@ interface LogLine {
 
 describe('invalid input reaching the worker', () => {
   let env: OnboardingTestEnv;
-  let worker: ChildProcess | undefined;
-  const chunks: string[] = [];
+  let worker: WorkerProcess | undefined;
   const lines = (): LogLine[] =>
-    chunks
-      .join('')
+    (worker?.output() ?? '')
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as LogLine);
 
   beforeAll(async () => {
     env = await startOnboardingTestEnv();
-    worker = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'worker/main.ts')], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? os.tmpdir(),
-        LOG_LEVEL: 'INFO',
-        TEMPORAL_ADDRESS: env.temporal.address,
-        TEMPORAL_NAMESPACE: env.temporal.namespace,
-        TEMPORAL_TASK_QUEUE: env.taskQueue,
-        LAYERS_API_URL: env.emulator.url,
-        LAYERS_PARENT_KEY: env.emulator.parentKey,
-        LAYERS_SECRET_SINK_DIR: env.secretsDir,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    worker.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
-    worker.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
-    await eventually(
-      async () =>
-        chunks.join('').includes('worker: polling') ||
-        (worker!.exitCode !== null && Promise.reject(new Error(chunks.join('')))),
-      { timeoutMs: 90_000, intervalMs: 250 },
-    );
+    worker = spawnWorker(workerEnv(env));
+    await untilPolling(worker, 90_000);
   });
   afterAll(async () => {
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((resolve) => worker!.once('exit', resolve));
+    if (worker && worker.child.exitCode === null) {
       worker.kill('SIGTERM');
-      await exited;
+      await worker.exited;
     }
     await env?.close();
   });

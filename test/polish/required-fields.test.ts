@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,9 +6,7 @@ import { InvalidInputError } from '../../client/errors';
 import { OnboardingClient } from '../../client/onboarding-client';
 import { parseLifecycleRequest } from '../../common/lifecycle-input';
 import { parseOnboardingInput } from '../../common/onboarding-input';
-
-const ROOT = path.resolve(__dirname, '../..');
-const TSX = require.resolve('tsx/cli');
+import { runCli } from '../helpers/processes';
 
 const complete = () => ({
   customer: { externalId: 'acme-1', name: 'Acme Coffee' },
@@ -88,15 +85,10 @@ describe('a missing required field says "required", naming the field', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'required-fields-'));
     const file = path.join(dir, 'request.json');
     writeFileSync(file, JSON.stringify(without('project.name')));
-    const child = spawn(process.execPath, [TSX, 'client/cli/main.ts', 'start', '--input', file, '--json'], {
-      cwd: ROOT,
-      // Nothing listens there: an attempt to connect would fail differently (and slowly).
-      env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    // Nothing listens there: an attempt to connect would fail differently (and slowly).
+    const { code, stdout } = await runCli(['start', '--input', file, '--json'], {
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
     });
-    let stdout = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     expect(code).not.toBe(0);
     const { error } = JSON.parse(stdout) as { error: { code: string; message: string } };
     expect(error.message).toContain('project.name: required');

@@ -1,14 +1,11 @@
 import type { Duration } from '@temporalio/common';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { FileSecretSink } from '../../activities/secret-sink';
 import { manualReconcileWorkflowId, type ReconcileInput, type ReconcileReport } from '../../common/reconcile';
 import type { reconcile } from '../../workflows/reconcile';
 import type { OnboardingTestEnv } from '../helpers/onboarding-env';
+import { runCli, type CliRun } from '../helpers/processes';
 import { createTestWorker } from '../helpers/temporal';
-
-export const ROOT = path.resolve(__dirname, '../..');
 
 /** A worker like env.newWorker, with the reconcile scan's optional settings. */
 export function reconcileWorker(
@@ -44,27 +41,13 @@ export async function reconcileNow(
   return { workflowId, report };
 }
 
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type { CliRun };
 
 /** `npm run onboard -- …` in its own process, pointed at the suite's server and task queue. */
 export function onboard(env: OnboardingTestEnv, args: string[]): Promise<CliRun> {
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), 'client/cli/main.ts', ...args], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.temporal.address,
-      TEMPORAL_NAMESPACE: env.temporal.namespace,
-      TEMPORAL_TASK_QUEUE: env.taskQueue,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return runCli(args, {
+    TEMPORAL_ADDRESS: env.temporal.address,
+    TEMPORAL_NAMESPACE: env.temporal.namespace,
+    TEMPORAL_TASK_QUEUE: env.taskQueue,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
 }

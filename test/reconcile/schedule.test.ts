@@ -1,6 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
 import { ScheduleNotFoundError, type ScheduleDescription } from '@temporalio/client';
 import { ConfigError } from '../../common/connection';
 import { DEFAULT_RECONCILE_CRON, RECONCILE_SCHEDULE_ID } from '../../common/reconcile';
@@ -10,58 +7,15 @@ import {
   reconcileCronFromEnv,
 } from '../../worker/reconcile-schedule';
 import { startOnboardingTestEnv, type OnboardingTestEnv } from '../helpers/onboarding-env';
-import { eventually } from '../helpers/temporal';
-import { ROOT } from './helpers';
+import { spawnWorker, untilPolling, workerEnv, type WorkerProcess } from '../helpers/processes';
 
 // `npm run worker` creates the `layers-reconcile` schedule or brings it up to date: a second worker
 // (a replica, a restart) neither duplicates it nor fails. The schedule id is one per namespace, so
 // this suite removes it before and after.
 
-interface WorkerProcess {
-  child: ChildProcess;
-  output: () => string;
-}
-
-/** tsx runs the worker in a child process of its own: kill the whole group. */
-function killGroup(worker: WorkerProcess): void {
-  try {
-    process.kill(-worker.child.pid!, 'SIGKILL');
-  } catch {
-    worker.child.kill('SIGKILL');
-  }
-}
-
-function spawnWorker(env: OnboardingTestEnv, extra: Record<string, string>): WorkerProcess {
-  const chunks: string[] = [];
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'worker/main.ts')], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? os.tmpdir(),
-      LOG_LEVEL: 'INFO',
-      TEMPORAL_ADDRESS: env.temporal.address,
-      TEMPORAL_NAMESPACE: env.temporal.namespace,
-      TEMPORAL_TASK_QUEUE: env.taskQueue,
-      LAYERS_API_URL: env.emulator.url,
-      LAYERS_PARENT_KEY: env.emulator.parentKey,
-      LAYERS_SECRET_SINK_DIR: env.secretsDir,
-      ...extra,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  child.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  return { child, output: () => chunks.join('') };
-}
-
-async function untilPolling(worker: WorkerProcess): Promise<void> {
-  await eventually(
-    async () =>
-      worker.output().includes('worker: polling') ||
-      (worker.child.exitCode !== null && Promise.reject(new Error(worker.output()))),
-    { timeoutMs: 120_000, intervalMs: 250 },
-  );
+/** A worker in its own process group: tsx runs it in a child process of its own, and kill reaches both. */
+function startWorker(env: OnboardingTestEnv, extra: Record<string, string>): WorkerProcess {
+  return spawnWorker({ ...workerEnv(env), ...extra }, { detached: true });
 }
 
 async function removeSchedule(env: OnboardingTestEnv): Promise<void> {
@@ -107,7 +61,7 @@ describe('the layers-reconcile schedule', () => {
     await removeSchedule(env);
   });
   afterAll(async () => {
-    for (const w of workers) killGroup(w);
+    for (const w of workers) w.kill();
     if (env) await removeSchedule(env);
     await env?.close();
   });
@@ -123,13 +77,13 @@ describe('the layers-reconcile schedule', () => {
   });
 
   test('two worker processes: the first creates it, the second updates it; one schedule, the latest cron', async () => {
-    const first = spawnWorker(env, { RECONCILE_SCHEDULE: '0 4 * * *' });
+    const first = startWorker(env, { RECONCILE_SCHEDULE: '0 4 * * *' });
     workers.push(first);
     await untilPolling(first);
     expect(first.output()).toContain(`schedule ${RECONCILE_SCHEDULE_ID} created`);
     expect(timeOfDay(await describeSchedule(env))).toEqual({ hour: 4, minute: 0, calendars: 1 });
 
-    const second = spawnWorker(env, { RECONCILE_SCHEDULE: '15 2 * * *' });
+    const second = startWorker(env, { RECONCILE_SCHEDULE: '15 2 * * *' });
     workers.push(second);
     await untilPolling(second);
     expect(second.output()).toContain(`schedule ${RECONCILE_SCHEDULE_ID} updated`);

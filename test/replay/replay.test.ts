@@ -24,61 +24,36 @@ type Scenario = () => Promise<{
   fetch: () => Promise<string>;
 }>;
 
+/** An onboarding run to its result: its own history is recorded. */
+function onboardingScenario(externalId: () => string): Scenario {
+  return async () => {
+    const env = await startOnboardingTestEnv();
+    const request = acmeCoffee(externalId());
+    const workflowId = onboardingWorkflowId(request.customer.externalId);
+    return {
+      workflowId,
+      close: () => env.close(),
+      run: (fn) =>
+        env.run(async () => {
+          await env.crm.start(request);
+          await env.crm.result(request.customer.externalId);
+          return fn();
+        }),
+      fetch: async () => showHistory(workflowId),
+    };
+  };
+}
+
 const scenarios: Record<string, Scenario> = {
   // Every patch so far in one shape (exactly-once v2, partner firehose, CRM events, unchanged upserts
   // skipped): an onboarding and a whole customer life as today's code writes them.
-  'onboarding-current': async () => {
-    const env = await startOnboardingTestEnv();
-    const request = acmeCoffee(`acme-coffee-current-${Date.now().toString(36)}`);
-    const workflowId = onboardingWorkflowId(request.customer.externalId);
-    return {
-      workflowId,
-      close: () => env.close(),
-      run: (fn) =>
-        env.run(async () => {
-          await env.crm.start(request);
-          await env.crm.result(request.customer.externalId);
-          return fn();
-        }),
-      fetch: async () => showHistory(workflowId),
-    };
-  },
+  'onboarding-current': onboardingScenario(() => `acme-coffee-current-${Date.now().toString(36)}`),
   'customer-lifecycle-current': lifecycleScenario((externalId) => customerWorkflowId(externalId)),
   'offboarding-current': lifecycleScenario((externalId) => offboardingWorkflowId(externalId)),
-  'onboarding-happy-path': async () => {
-    const env = await startOnboardingTestEnv();
-    const request = acmeCoffee('acme-coffee-recorded');
-    const workflowId = onboardingWorkflowId(request.customer.externalId);
-    return {
-      workflowId,
-      close: () => env.close(),
-      run: (fn) =>
-        env.run(async () => {
-          await env.crm.start(request);
-          await env.crm.result(request.customer.externalId);
-          return fn();
-        }),
-      fetch: async () => showHistory(workflowId),
-    };
-  },
+  'onboarding-happy-path': onboardingScenario(() => 'acme-coffee-recorded'),
   // Issue 11's shape: validation recorded once (local activity), look-ups before writes, behind
   // patched('onboarding-exactly-once-v2').
-  'onboarding-exactly-once-v2': async () => {
-    const env = await startOnboardingTestEnv();
-    const request = acmeCoffee(`acme-coffee-v2-${Date.now().toString(36)}`);
-    const workflowId = onboardingWorkflowId(request.customer.externalId);
-    return {
-      workflowId,
-      close: () => env.close(),
-      run: (fn) =>
-        env.run(async () => {
-          await env.crm.start(request);
-          await env.crm.result(request.customer.externalId);
-          return fn();
-        }),
-      fetch: async () => showHistory(workflowId),
-    };
-  },
+  'onboarding-exactly-once-v2': onboardingScenario(() => `acme-coffee-v2-${Date.now().toString(36)}`),
   // A funds wait that continues-as-new: the first run (ending in ContinueAsNew) is stored.
   'onboarding-funds-wait-continued': async () => {
     const env = await startOnboardingTestEnv({ emulator: { parentCredits: 1000 } });
@@ -222,8 +197,15 @@ const scenarios: Record<string, Scenario> = {
         env.run(async () => {
           const { result } = await onboarded(env);
           await env.layers.archiveOrganization(result.orgId);
-          await env.layers.createOrganization({ name: 'Orphan Coffee', metadata: { externalId: 'orphan-recorded' } });
-          await env.temporal.client.workflow.execute('reconcile', { workflowId, taskQueue: env.taskQueue, args: [{}] });
+          await env.layers.createOrganization({
+            name: 'Orphan Coffee',
+            metadata: { externalId: 'orphan-recorded' },
+          });
+          await env.temporal.client.workflow.execute('reconcile', {
+            workflowId,
+            taskQueue: env.taskQueue,
+            args: [{}],
+          });
           return fn();
         }),
       fetch: async () => showHistory(workflowId),

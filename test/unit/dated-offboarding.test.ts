@@ -1,18 +1,12 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { eventually, uniqueTaskQueue } from '../helpers/temporal';
-import { createTimeSkippingEnv, recording, runWithMockedWorker } from './time-skipping';
+import { recording, runWithMockedWorker, useTimeSkippingEnv } from './time-skipping';
 
 const DAY = 24 * 60 * 60 * 1000;
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-}, 60_000);
-afterAll(async () => {
-  await env?.teardown();
-});
+const timeSkipping = useTimeSkippingEnv();
 
 test('a churn with `effectiveAt` a month ahead archives the org after the skipped month, not before', async () => {
+  const env = timeSkipping();
   const { activities, calls } = recording({
     deleteCustomerWebhooks: async () => ({ deleted: [] }),
     archiveOrganization: async () => ({
@@ -53,6 +47,7 @@ test('a churn with `effectiveAt` a month ahead archives the org after the skippe
 }, 30_000);
 
 test('a reactivate before `effectiveAt` cancels the dated offboarding: nothing is archived', async () => {
+  const env = timeSkipping();
   const { activities, calls } = recording({
     deleteCustomerWebhooks: async () => ({ deleted: [] }),
     archiveOrganization: async () => {

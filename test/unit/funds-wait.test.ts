@@ -1,7 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { LayersFailureType } from '../../common/failure-types';
 import { parseOnboardingInput, type OnboardingRequest } from '../../common/onboarding-input';
 import {
@@ -11,19 +10,13 @@ import {
   type OnboardingResult,
 } from '../../common/onboarding-messages';
 import { eventually, uniqueTaskQueue } from '../helpers/temporal';
-import { createTimeSkippingEnv, recording, runWithMockedWorker, type MockActivities } from './time-skipping';
+import { recording, runWithMockedWorker, type MockActivities, useTimeSkippingEnv } from './time-skipping';
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
 const CREDITS = 5000;
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-}, 60_000);
-afterAll(async () => {
-  await env?.teardown();
-});
+const timeSkipping = useTimeSkippingEnv();
 
 function request(externalId: string): OnboardingRequest {
   return {
@@ -84,7 +77,7 @@ function layersWithWallet(funded: () => boolean): MockActivities {
 
 async function startOnboarding(taskQueue: string, timing: OnboardingOptions['timing']) {
   const externalId = `cust-${taskQueue}`;
-  return env.client.workflow.start('onboardCustomer', {
+  return timeSkipping().client.workflow.start('onboardCustomer', {
     taskQueue,
     workflowId: `onboarding/${externalId}`,
     args: [request(externalId), { timing }],
@@ -99,6 +92,7 @@ async function waitingForFunds(handle: WorkflowHandle) {
 }
 
 test('an allocation short of funds waits, re-checks the wallet, and completes once a day later it is topped up', async () => {
+  const env = timeSkipping();
   const startedAt = await env.currentTimeMs();
   const fundedAt = startedAt + DAY;
   // The wallet is topped up a day in, on the server's (skipped) clock.
@@ -140,6 +134,7 @@ test('an allocation short of funds waits, re-checks the wallet, and completes on
 }, 30_000);
 
 test('the parentFunded signal ends the funds wait at once, without waiting for the next re-check', async () => {
+  const env = timeSkipping();
   let topUp = false;
   const { activities, calls } = recording(layersWithWallet(() => topUp));
   const taskQueue = uniqueTaskQueue('unit-funds');

@@ -1,18 +1,12 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { eventually, uniqueTaskQueue } from '../helpers/temporal';
-import { createTimeSkippingEnv, recording, runWithMockedWorker } from './time-skipping';
+import { recording, runWithMockedWorker, useTimeSkippingEnv } from './time-skipping';
 
 const DAY = 24 * 60 * 60 * 1000;
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-}, 60_000);
-afterAll(async () => {
-  await env?.teardown();
-}, 30_000);
+const timeSkipping = useTimeSkippingEnv();
 
 test('a pause with `until` a week ahead resumes the org after the skipped week, not before', async () => {
+  const env = timeSkipping();
   const { activities, calls } = recording({
     suspendOrganization: async () => ({ status: 'suspended' }),
     resumeOrganization: async () => ({ status: 'active' }),

@@ -127,3 +127,21 @@ export async function runWithMockedWorker<T>(
     await Promise.all(running);
   }
 }
+
+/**
+ * One time-skipping server for the suite (jest's beforeAll/afterAll): read it with the returned function
+ * inside tests. The server is slow to start under load, hence the hooks' own timeouts.
+ */
+export function useTimeSkippingEnv(): () => TestWorkflowEnvironment {
+  let env: TestWorkflowEnvironment | undefined;
+  beforeAll(async () => {
+    env = await createTimeSkippingEnv();
+  }, 60_000);
+  afterAll(async () => {
+    await env?.teardown();
+  }, 30_000);
+  return () => {
+    if (!env) throw new Error('the time-skipping server did not start (see beforeAll)');
+    return env;
+  };
+}
