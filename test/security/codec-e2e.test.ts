@@ -23,6 +23,30 @@ function toJson(payload: any) {
   return { metadata, data: Buffer.from(payload.data ?? []).toString('base64') };
 }
 
+/** What the SDK core records in a local-activity marker's `data` detail (LocalActivityMarkerData). */
+const LOCAL_ACTIVITY_MARKER_DATA_KEYS = [
+  'activity_id',
+  'activity_type',
+  'attempt',
+  'backoff',
+  'complete_time',
+  'original_schedule_time',
+  'seq',
+];
+
+/** The `data` payloads of local-activity markers; each such marker's `result` must be encrypted. */
+function localActivityMarkerData(history: any): Set<any> {
+  const found = new Set<any>();
+  for (const event of history.events ?? []) {
+    const marker = event.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_local_activity') continue;
+    for (const p of marker.details?.data?.payloads ?? []) found.add(p);
+    for (const p of marker.details?.result?.payloads ?? [])
+      expect(payloadEncoding(p)).toBe('binary/encrypted');
+  }
+  return found;
+}
+
 describe('payload codec end to end: worker and client encrypt, the codec server decodes real history payloads', () => {
   let env: SecurityEnv;
   let server: RunningCodecServer;
@@ -55,11 +79,24 @@ describe('payload codec end to end: worker and client encrypt, the codec server 
   test('every payload in the history is encrypted; no customer name, email, secret or parent key in plaintext', () => {
     for (const h of histories) {
       // Search attributes are never encrypted (the server indexes them): ids and states only. Nor are
-      // patch markers (`patched()`): the SDK core writes them, holding only the patch id.
-      const payloads = historyPayloads(h, { skipKeys: ['searchAttributes', 'patch-data'] });
+      // patch markers (`patched()`) or the `data` detail of local-activity markers: the SDK core writes
+      // those itself, after the data converter has run, holding only the patch id, or the local
+      // activity's seq, attempt, type and times. The local activity's `result` is ours and is encrypted.
+      const coreWritten = localActivityMarkerData(h);
+      for (const p of coreWritten) {
+        const value = JSON.parse(Buffer.from(p.data).toString());
+        expect(Object.keys(value).sort()).toEqual(LOCAL_ACTIVITY_MARKER_DATA_KEYS);
+        expect(JSON.stringify(value)).not.toMatch(/Acme|@/);
+      }
+      const notCoreWritten = (p: any) => !coreWritten.has(p);
+      const payloads = historyPayloads(h, { skipKeys: ['searchAttributes', 'patch-data'] }).filter(
+        notCoreWritten,
+      );
       expect(payloads.length).toBeGreaterThan(3);
       expect(payloads.filter((p) => payloadEncoding(p) !== 'binary/encrypted')).toEqual([]);
-      for (const p of historyPayloads(h, { skipKeys: ['patch-data'] }).filter((p) => payloadEncoding(p) !== 'binary/encrypted')) {
+      for (const p of historyPayloads(h, { skipKeys: ['patch-data'] })
+        .filter(notCoreWritten)
+        .filter((p) => payloadEncoding(p) !== 'binary/encrypted')) {
         const value = JSON.parse(Buffer.from(p.data).toString());
         expect(typeof value === 'string' || Array.isArray(value)).toBe(true);
         expect(JSON.stringify(value)).not.toMatch(/Acme|@/);
