@@ -3,14 +3,20 @@ import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../../commo
 import type { customerLifecycle } from '../../workflows/customer';
 import { DRIFT_KINDS, walletShortfall, type DriftKind, type ReconcileReport } from '../../common/reconcile';
 import { customerWorkflowId } from '../../common/ids';
-import { startOnboardingTestEnv, uniqueExternalId, type OnboardingTestEnv } from '../helpers/onboarding-env';
+import {
+  PARTNER_FIREHOSE,
+  startOnboardingTestEnv,
+  uniqueExternalId,
+  type OnboardingTestEnv,
+} from '../helpers/onboarding-env';
 import { onboarded, untilState, walletOf } from '../lifecycle/helpers';
 import { onboard, reconcileNow, reconcileWorker } from './helpers';
 
 // Drift is made behind the orchestrator's back — straight through the Layers API with the parent key —
 // and the reconcile workflow, run against the real dev server and the emulator, must list exactly it.
 
-const FIREHOSE_URL = 'https://quinns-crm.example.com/layers/webhooks'; // acmeCoffee()'s firehose
+// The partner firehose is worker configuration (LAYERS_FIREHOSE_URL): onboarding ensures its endpoint.
+const FIREHOSE_URL = PARTNER_FIREHOSE.url;
 
 function counts(partial: Partial<Record<DriftKind, number>>): Record<DriftKind, number> {
   return Object.fromEntries(DRIFT_KINDS.map((kind) => [kind, partial[kind] ?? 0])) as Record<
@@ -43,13 +49,18 @@ describe('reconcile: drift made outside the orchestrator is reported exactly', (
     const ghostId = uniqueExternalId('ghost');
     const ghostOrgId = `org_${randomUUID()}`;
 
-    // A worker whose LAYERS_FIREHOSE_URL names an endpoint nobody created.
-    const missingFirehose = 'https://quinns-crm.example.com/layers/other-webhooks';
+    // Three customers onboarded by a worker with the partner firehose, which ensures its endpoint…
     await (
-      await reconcileWorker(env, { firehoseUrl: missingFirehose })
+      await reconcileWorker(env, { firehose: PARTNER_FIREHOSE })
     ).runUntil(async () => {
       [archived, suspended, spender] = await Promise.all([onboarded(env), onboarded(env), onboarded(env)]);
+    });
 
+    // …then a worker whose LAYERS_FIREHOSE_URL was changed to an endpoint nobody created (no onboarding since).
+    const missingFirehose = 'https://quinns-crm.example.com/layers/other-webhooks';
+    await (
+      await reconcileWorker(env, { firehose: { ...PARTNER_FIREHOSE, url: missingFirehose } })
+    ).runUntil(async () => {
       // A clean start: three customers, three orgs, nothing to report except the firehose.
       const clean = await reconcileNow(env);
       expect(clean.report.counts).toEqual(counts({ 'missing-firehose-endpoint': 1 }));
@@ -153,7 +164,7 @@ describe('reconcile: drift made outside the orchestrator is reported exactly', (
 
     // The explicit repair: adopt the orphan (its customer workflow starts and finds the org), through the CLI.
     await (
-      await reconcileWorker(env, { firehoseUrl: FIREHOSE_URL })
+      await reconcileWorker(env, { firehose: PARTNER_FIREHOSE })
     ).runUntil(async () => {
       const repaired = await onboard(env, ['repair', 'adopt', orphanId, '--json']);
       expect(repaired).toMatchObject({ code: 0, stderr: '' });

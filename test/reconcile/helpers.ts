@@ -1,5 +1,6 @@
 import type { Duration } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
+import type { PartnerFirehoseConfig } from '../../activities/firehose';
 import { FileSecretSink } from '../../activities/secret-sink';
 import { manualReconcileWorkflowId, type ReconcileInput, type ReconcileReport } from '../../common/reconcile';
 import type { reconcile } from '../../workflows/reconcile';
@@ -10,12 +11,14 @@ import { createTestWorker } from '../helpers/temporal';
 /** A worker like env.newWorker, with the reconcile scan's optional settings. */
 export function reconcileWorker(
   env: OnboardingTestEnv,
-  options: { firehoseUrl?: string; maxHeartbeatThrottleInterval?: Duration } = {},
+  options: { firehose?: PartnerFirehoseConfig; maxHeartbeatThrottleInterval?: Duration } = {},
 ) {
+  // Configured as worker/worker.ts does from LAYERS_FIREHOSE_URL/_EVENTS: onboarding ensures that partner
+  // endpoint and reconcile checks it exists.
   return createTestWorker(
     env.temporal,
     env.taskQueue,
-    { layers: env.layers, secretSink: new FileSecretSink(env.secretsDir), firehoseUrl: options.firehoseUrl },
+    { layers: env.layers, secretSink: new FileSecretSink(env.secretsDir), firehose: options.firehose },
     options.maxHeartbeatThrottleInterval
       ? {
           tuning: {
