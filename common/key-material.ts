@@ -51,7 +51,7 @@ export function checkFreeText(
   options: FreeTextOptions = {},
 ): string | undefined {
   const maxLength = options.maxLength ?? DEFAULT_FREE_TEXT_MAX_LENGTH;
-  if (value === undefined || value === null) return options.required ? `${field}: is required` : undefined;
+  if (value === undefined || value === null) return options.required ? `${field}: required` : undefined;
   if (typeof value !== 'string') return `${field}: must be a string`;
   if (value.length > maxLength)
     return `${field}: must be at most ${maxLength} characters (got ${value.length})`;

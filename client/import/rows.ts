@@ -9,7 +9,11 @@ import path from 'node:path';
 import { InvalidInputError } from '../errors';
 import { findKeyMaterial } from '../../common/key-material';
 import { onboardingRequestFromFlags, START_OPTIONS } from '../cli/args';
-import { parseOnboardingInput, type OnboardingInput, type OnboardingRequest } from '../../common/onboarding-input';
+import {
+  parseOnboardingInput,
+  type OnboardingInput,
+  type OnboardingRequest,
+} from '../../common/onboarding-input';
 import { CsvSyntaxError, parseCsv } from './csv';
 
 export interface ValidRow {
@@ -65,7 +69,10 @@ const FIELD_TO_COLUMN: Array<[RegExp, string]> = [
 ];
 
 function normalize(name: string): string {
-  return name.trim().toLowerCase().replace(/[-_\s]/g, '');
+  return name
+    .trim()
+    .toLowerCase()
+    .replace(/[-_\s]/g, '');
 }
 
 /** `creditConfig.refillAmount: …` → `refillAmount: …` for CSV rows, whose users know columns, not paths. */
@@ -94,28 +101,51 @@ export function detectFormat(file: string, text: string): 'csv' | 'jsonl' {
   throw new ImportFileError(`${file}: empty file`);
 }
 
-function validate(line: number, request: unknown, describe: (problem: string) => string = (p) => p): ValidRow | InvalidRow {
+function validate(
+  line: number,
+  request: unknown,
+  describe: (problem: string) => string = (p) => p,
+): ValidRow | InvalidRow {
   const externalId =
-    request && typeof request === 'object' && typeof (request as OnboardingRequest).customer?.externalId === 'string'
+    request &&
+    typeof request === 'object' &&
+    typeof (request as OnboardingRequest).customer?.externalId === 'string'
       ? (request as OnboardingRequest).customer.externalId
       : undefined;
   const parsed = parseOnboardingInput(request);
-  if (!parsed.ok) return { line, externalId, problems: parsed.errors.map((p) => describe(missingIsRequired(request, p))) };
+  if (!parsed.ok)
+    return { line, externalId, problems: parsed.errors.map((p) => describe(missingIsRequired(request, p))) };
   const secrets = findKeyMaterial(request as OnboardingRequest);
   if (secrets.length) {
-    return { line, externalId, problems: secrets.map((field) => describe(`${field}: looks like a Layers secret; secrets never go into workflow input`)) };
+    return {
+      line,
+      externalId,
+      problems: secrets.map((field) =>
+        describe(`${field}: looks like a Layers secret; secrets never go into workflow input`),
+      ),
+    };
   }
-  return { line, externalId: parsed.value.customer.externalId, request: request as OnboardingRequest, input: parsed.value };
+  return {
+    line,
+    externalId: parsed.value.customer.externalId,
+    request: request as OnboardingRequest,
+    input: parsed.value,
+  };
 }
 
-/** zod says "must be a string" of a field that is simply absent: say it is required. */
+/**
+ * A schema rule without the shared `requiredOr` option still describes an absent field by its type ("must be
+ * a string"): say `required` instead, in the same words the library uses (`<field>: required`).
+ */
 function missingIsRequired(request: unknown, problem: string): string {
   const colon = problem.indexOf(': ');
-  if (colon < 0 || !/^(must be a|.* must be a) (string|number)$/.test(problem.slice(colon + 2))) return problem;
+  if (colon < 0 || !/^(must be a|.* must be a) (string|number)$/.test(problem.slice(colon + 2)))
+    return problem;
   const field = problem.slice(0, colon);
   let node: unknown = request;
-  for (const key of field.split('.')) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
-  return node === undefined ? `${field}: is required` : problem;
+  for (const key of field.split('.'))
+    node = node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
+  return node === undefined ? `${field}: required` : problem;
 }
 
 export function rowsFromCsv(text: string): Array<ValidRow | InvalidRow> {
@@ -132,7 +162,10 @@ export function rowsFromCsv(text: string): Array<ValidRow | InvalidRow> {
     const trimmed = name.trim();
     if (/^metadata\./i.test(trimmed)) {
       const key = trimmed.slice('metadata.'.length);
-      if (!key) throw new ImportFileError(`line ${header.line}: column ${index + 1} "${name}" needs a key after "metadata."`);
+      if (!key)
+        throw new ImportFileError(
+          `line ${header.line}: column ${index + 1} "${name}" needs a key after "metadata."`,
+        );
       return { kind: 'metadata' as const, key };
     }
     const flag = COLUMN_TO_FLAG[normalize(trimmed)];
@@ -149,11 +182,15 @@ export function rowsFromCsv(text: string): Array<ValidRow | InvalidRow> {
     if (seen.has(id)) throw new ImportFileError(`line ${header.line}: column "${id}" appears twice`);
     seen.add(id);
   }
-  if (!seen.has('external-id')) throw new ImportFileError(`line ${header.line}: the header needs an externalId column`);
+  if (!seen.has('external-id'))
+    throw new ImportFileError(`line ${header.line}: the header needs an externalId column`);
 
   return body.map((record) => {
     if (record.fields.length !== columns.length) {
-      return { line: record.line, problems: [`(row): has ${record.fields.length} fields, the header has ${columns.length}`] };
+      return {
+        line: record.line,
+        problems: [`(row): has ${record.fields.length} fields, the header has ${columns.length}`],
+      };
     }
     const values: Record<string, string | string[]> = {};
     const metadata: string[] = [];
@@ -162,14 +199,16 @@ export function rowsFromCsv(text: string): Array<ValidRow | InvalidRow> {
       const cell = raw.trim();
       if (cell === '') return;
       if (column.kind === 'metadata') metadata.push(`${column.key}=${cell}`);
-      else values[column.flag] = column.flag === 'events' || column.flag === 'scopes' ? splitList(cell) : cell;
+      else
+        values[column.flag] = column.flag === 'events' || column.flag === 'scopes' ? splitList(cell) : cell;
     });
     if (metadata.length) values.metadata = metadata;
     let request: OnboardingRequest;
     try {
       request = onboardingRequestFromFlags(values);
     } catch (err) {
-      if (err instanceof InvalidInputError) return { line: record.line, problems: err.problems.map(columnProblem) };
+      if (err instanceof InvalidInputError)
+        return { line: record.line, problems: err.problems.map(columnProblem) };
       throw err;
     }
     return validate(record.line, request, columnProblem);
@@ -212,7 +251,11 @@ export function loadRowsFromText(file: string, text: string): LoadedRows {
       const earlier = firstLine.get(row.externalId);
       if (earlier !== undefined) {
         const duplicate = `externalId: "${row.externalId}" is already on line ${earlier}`;
-        invalid.push({ line: row.line, externalId: row.externalId, problems: 'problems' in row ? [duplicate, ...row.problems] : [duplicate] });
+        invalid.push({
+          line: row.line,
+          externalId: row.externalId,
+          problems: 'problems' in row ? [duplicate, ...row.problems] : [duplicate],
+        });
         continue;
       }
       firstLine.set(row.externalId, row.line);

@@ -37,11 +37,20 @@ describe('onboard import: a CSV with good and bad rows, re-run after an interrup
       redrawMs: 50,
       connect: async () => {
         const connection = await Connection.connect({ address: env.temporal.address });
-        return new OnboardingClient(new Client({ connection, namespace: env.temporal.namespace }), env.taskQueue);
+        return new OnboardingClient(
+          new Client({ connection, namespace: env.temporal.namespace }),
+          env.taskQueue,
+        );
       },
     });
     const report = JSON.parse(readFileSync(path.join(dir, 'outcome.json'), 'utf8')) as ImportReport;
-    return { code, out: out.text(), err: err.text(), report, csv: readFileSync(path.join(dir, 'outcome.csv'), 'utf8') };
+    return {
+      code,
+      out: out.text(),
+      err: err.text(),
+      report,
+      csv: readFileSync(path.join(dir, 'outcome.csv'), 'utf8'),
+    };
   }
 
   test('validates every row first, onboards the valid ones, reports both; a re-run skips the onboarded', async () => {
@@ -63,7 +72,7 @@ describe('onboard import: a CSV with good and bad rows, re-run after an interrup
     const first = await env.run(() => importFile(file, ['--concurrency', '2']));
     expect(first.code).toBe(1); // invalid rows
     expect(first.err).toContain(`line 3 (${b}): credits: credits must be greater than 0`);
-    expect(first.err).toContain('line 5: externalId: is required');
+    expect(first.err).toContain('line 5: externalId: required');
     expect(first.err).toContain(`line 6 (${b}-2): refillAmount: auto-refill is both-or-neither`);
     expect(first.err).toContain(`line 7 (${a}): externalId: "${a}" is already on line 2`);
     expect(first.out).toMatch(/6 rows \(csv\), 2 valid, 4 invalid/);
@@ -88,26 +97,38 @@ describe('onboard import: a CSV with good and bad rows, re-run after an interrup
     expect(first.csv).toContain(`${b},,invalid,credits: credits must be greater than 0,3`);
 
     const again = await env.run(() => importFile(file));
-    expect(again.report.rows.filter((r) => r.state !== 'invalid').map((r) => [r.externalId, r.state, r.orgId])).toEqual([
+    expect(
+      again.report.rows.filter((r) => r.state !== 'invalid').map((r) => [r.externalId, r.state, r.orgId]),
+    ).toEqual([
       [a, 'already-onboarded', orgOf(a)[0].id],
       [c, 'already-onboarded', orgOf(c)[0].id],
     ]);
     expect(again.out).toMatch(/0 onboarded, 2 already onboarded/);
     const after = await env.control.state();
     expect(childrenOf(after).filter((o) => [a, c].includes(o.metadata?.externalId))).toHaveLength(2);
-    expect(after.transfers.filter((t) => [orgOf(a)[0].id, orgOf(c)[0].id].includes(t.toOrganizationId))).toHaveLength(2);
+    expect(
+      after.transfers.filter((t) => [orgOf(a)[0].id, orgOf(c)[0].id].includes(t.toOrganizationId)),
+    ).toHaveLength(2);
   });
 
   test('interrupted: in-flight rows are reported running and not-started ones not-started; the re-run finishes them', async () => {
     const ids = [uniqueExternalId('int-a'), uniqueExternalId('int-b'), uniqueExternalId('int-c')];
     const file = path.join(dir, 'interrupted.jsonl');
-    writeFileSync(file, ids.map((externalId) => JSON.stringify({ customer: { externalId, name: externalId }, credits: 10 })).join('\n') + '\n');
+    writeFileSync(
+      file,
+      ids
+        .map((externalId) => JSON.stringify({ customer: { externalId, name: externalId }, credits: 10 }))
+        .join('\n') + '\n',
+    );
 
     const stop = new AbortController();
     const first = await env.run(async () => {
-      const watching = eventually(async () => childrenOf(await env.control.state()).some((o) => o.metadata?.externalId === ids[0]), {
-        intervalMs: 20,
-      }).then(() => stop.abort());
+      const watching = eventually(
+        async () => childrenOf(await env.control.state()).some((o) => o.metadata?.externalId === ids[0]),
+        {
+          intervalMs: 20,
+        },
+      ).then(() => stop.abort());
       const result = await importFile(file, ['--concurrency', '1'], stop.signal);
       await watching;
       return result;
@@ -122,6 +143,7 @@ describe('onboard import: a CSV with good and bad rows, re-run after an interrup
     expect(['completed', 'already-onboarded']).toContain(again.report.rows[0]!.state);
     expect(again.report.rows.slice(1).map((r) => r.state)).toEqual(['completed', 'completed']);
     const state = await env.control.state();
-    for (const id of ids) expect(childrenOf(state).filter((o) => o.metadata?.externalId === id)).toHaveLength(1);
+    for (const id of ids)
+      expect(childrenOf(state).filter((o) => o.metadata?.externalId === id)).toHaveLength(1);
   });
 });

@@ -59,7 +59,12 @@ describe('customer rows', () => {
       [11, 'ok-2'],
     ]);
     expect(loaded.valid[0]!.input).toMatchObject({
-      customer: { externalId: 'acme-1', name: 'Acme, Inc.', metadata: { plan: 'growth' }, billingEmail: 'billing@acme.example' },
+      customer: {
+        externalId: 'acme-1',
+        name: 'Acme, Inc.',
+        metadata: { plan: 'growth' },
+        billingEmail: 'billing@acme.example',
+      },
       credits: 5000,
       creditConfig: { monthlyCreditCap: 5000, refillThreshold: 1000, refillAmount: 2000 },
       firehose: { url: 'https://crm.example.com/hook', events: ['content.generated', 'post.published'] },
@@ -70,7 +75,7 @@ describe('customer rows', () => {
     expect(problems).toEqual({
       3: ['credits: credits must be greater than 0'],
       4: ['refillAmount: auto-refill is both-or-neither: set refillThreshold and refillAmount together'],
-      5: ['externalId: is required'],
+      5: ['externalId: required'],
       6: ['externalId: "acme-1" is already on line 2'],
       7: ['scopes: org:admin can never be delegated to a child key'],
       9: ['timezone: "Mars/Olympus" is not an IANA time zone (e.g. America/Los_Angeles)'],
@@ -80,12 +85,16 @@ describe('customer rows', () => {
 
   test('header problems stop the whole file', () => {
     expect(() => loadRowsFromText('c.csv', 'externalId,name,credit\nx,y,1\n')).toThrow(ImportFileError);
-    expect(() => loadRowsFromText('c.csv', 'externalId,name,credit\nx,y,1\n')).toThrow(/unknown column "credit"/);
+    expect(() => loadRowsFromText('c.csv', 'externalId,name,credit\nx,y,1\n')).toThrow(
+      /unknown column "credit"/,
+    );
     expect(() => loadRowsFromText('c.csv', 'name,credits\ny,1\n')).toThrow(/needs an externalId column/);
     expect(() => loadRowsFromText('c.csv', 'external-id,externalId\n')).toThrow(/appears twice/);
     expect(() => loadRowsFromText('c.csv', '"externalId\n')).toThrow(/never closed/);
     // The flag spelling works as a column name too.
-    expect(loadRowsFromText('c.csv', 'external-id,name,credits,billing-email\nx-1,X,1,x@example.com\n').valid).toHaveLength(1);
+    expect(
+      loadRowsFromText('c.csv', 'external-id,name,credits,billing-email\nx-1,X,1,x@example.com\n').valid,
+    ).toHaveLength(1);
   });
 
   test('JSONL: one OnboardingRequest per line; problems name the field path', () => {
@@ -95,14 +104,21 @@ describe('customer rows', () => {
       '{not json',
       JSON.stringify({ customer: { externalId: 'j-2' }, credits: 'many' }),
       '[1,2]',
-      JSON.stringify({ customer: { externalId: 'j-3', name: 'K', metadata: { note: 'lp_live_abcdefghijklmnop_secretsecret' } }, credits: 1 }),
+      JSON.stringify({
+        customer: {
+          externalId: 'j-3',
+          name: 'K',
+          metadata: { note: 'lp_live_abcdefghijklmnop_secretsecret' },
+        },
+        credits: 1,
+      }),
     ].join('\n');
     const loaded = loadRowsFromText('customers.jsonl', jsonl);
     expect(loaded.format).toBe('jsonl');
     expect(loaded.valid.map((r) => r.externalId)).toEqual(['j-1']);
     const problems = Object.fromEntries(loaded.invalid.map((r) => [r.line, r.problems.join(' | ')]));
     expect(problems[3]).toMatch(/^\(line\): not valid JSON/);
-    expect(problems[4]).toBe('customer.name: is required | credits: credits must be a number');
+    expect(problems[4]).toBe('customer.name: required | credits: credits must be a number');
     expect(problems[5]).toBe('(line): must be a JSON object (an onboarding request)');
     expect(problems[6]).toMatch(/customer\.metadata\.note: looks like a Layers secret/);
   });
@@ -114,14 +130,14 @@ describe('customer rows', () => {
       [
         { externalId: 'b', line: 3, state: 'failed', error: 'Layers 409, "quoted"' },
         { externalId: 'a', line: 2, state: 'completed', orgId: 'org_1' },
-        { externalId: '', line: 4, state: 'invalid', error: 'externalId: is required' },
+        { externalId: '', line: 4, state: 'invalid', error: 'externalId: required' },
       ],
       false,
     );
     expect(report.summary).toMatchObject({ total: 3, completed: 1, failed: 1, invalid: 1 });
     expect(report.rows.map((r) => r.line)).toEqual([2, 3, 4]);
     expect(reportCsv(report)).toBe(
-      'externalId,orgId,state,error,line\na,org_1,completed,,2\nb,,failed,"Layers 409, ""quoted""",3\n,,invalid,externalId: is required,4\n',
+      'externalId,orgId,state,error,line\na,org_1,completed,,2\nb,,failed,"Layers 409, ""quoted""",3\n,,invalid,externalId: required,4\n',
     );
   });
 
@@ -138,6 +154,8 @@ describe('customer rows', () => {
       etaSeconds: 14,
       elapsedMs: 10_000,
     });
-    expect(line).toMatch(/^\[█+▓?░+\] 41\/100 {2}done 40 \(5 already\) · running 10 · waiting 2 · failed 1 · queued 49 · 4\.3\/s · ETA 0:14$/);
+    expect(line).toMatch(
+      /^\[█+▓?░+\] 41\/100 {2}done 40 \(5 already\) · running 10 · waiting 2 · failed 1 · queued 49 · 4\.3\/s · ETA 0:14$/,
+    );
   });
 });

@@ -531,12 +531,18 @@ describe.each([
   },
 );
 
-/** The step each keyed activity writes for, as workflows/onboarding.ts names it. */
+/**
+ * The step each keyed activity writes for, as workflows/onboarding.ts names it (`keyFor(step, generation)`).
+ * The customer's own webhook endpoint (behind `patched('partner-firehose')`) is created inside the child org
+ * under the workflow's own 'firehose' key; only the older parent-scoped `ensureFirehose` uses
+ * firehoseIdempotencyKey.
+ */
 const STEP_OF_ACTIVITY: Record<string, OnboardingStepName> = {
   createChildOrganization: 'create-org',
   mintChildApiKey: 'mint-key',
   allocateCredits: 'allocate-credits',
   configureCredits: 'credit-config',
+  ensureCustomerWebhook: 'firehose',
   createProject: 'project',
 };
 
@@ -582,6 +588,12 @@ test('every Idempotency-Key in the recorded histories (test/histories) is what t
         );
       } else {
         expect(workflowId).toBeDefined();
+        // A keyed activity this test does not know is a derivation it cannot vouch for: name it.
+        expect({ file, type, step: STEP_OF_ACTIVITY[type] }).toEqual({
+          file,
+          type,
+          step: expect.any(String),
+        });
         const derived = [0, 1, 2, 3].map((generation) =>
           nodeBuild.idempotencyKey(workflowId!, STEP_OF_ACTIVITY[type]!, generation),
         );

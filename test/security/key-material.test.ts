@@ -26,7 +26,7 @@ describe('key material in free text', () => {
   test('ordinary text passes; the length limit names the field', () => {
     expect(checkFreeText('invoice overdue (lp_ plan, live_ soon)', 'reason')).toBeUndefined();
     expect(checkFreeText(undefined, 'notes')).toBeUndefined();
-    expect(checkFreeText(undefined, 'notes', { required: true })).toBe('notes: is required');
+    expect(checkFreeText(undefined, 'notes', { required: true })).toBe('notes: required');
     expect(checkFreeText('x'.repeat(501), 'reason', { maxLength: 500 })).toBe(
       'reason: must be at most 500 characters (got 501)',
     );
