@@ -19,7 +19,13 @@ export interface OffboardingOutcome {
 }
 
 /** Suspend, resume, archive and drain checks for a customer's child org. All idempotent by state. */
-export function createLifecycleActivities({ layers, childIndex }: { layers: LayersClient; childIndex?: ChildOrgIndex }) {
+export function createLifecycleActivities({
+  layers,
+  childIndex,
+}: {
+  layers: LayersClient;
+  childIndex?: ChildOrgIndex;
+}) {
   const children = childIndex ?? new ChildOrgIndex(layers);
   return {
     /** Adopt a customer provisioned outside this orchestrator (or by an earlier run): find its org. */

@@ -33,21 +33,33 @@ async function attempt<T>(fn: () => Promise<T>): Promise<T> {
       return await fn();
     } catch (err) {
       if (!(err instanceof ApplicationFailure) || err.nonRetryable || n >= 20) throw err;
-      await sleep(err.nextRetryDelay !== undefined ? Number(err.nextRetryDelay) : Math.min(1000 * 2 ** n, 30_000));
+      await sleep(
+        err.nextRetryDelay !== undefined ? Number(err.nextRetryDelay) : Math.min(1000 * 2 ** n, 30_000),
+      );
     }
   }
 }
 
 /** One onboarding, the workflow's steps in the workflow's order. Returns the number of steps. */
-async function onboardOnce(activities: ReturnType<typeof createActivities>, request: OnboardingRequest): Promise<number> {
+async function onboardOnce(
+  activities: ReturnType<typeof createActivities>,
+  request: OnboardingRequest,
+): Promise<number> {
   const parsed = parseOnboardingInput(request);
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   const input = parsed.value;
   const externalId = input.customer.externalId;
   const workflowId = onboardingWorkflowId(externalId);
-  const env = new MockActivityEnvironment({ workflowExecution: { workflowId, runId: 'baseline' }, activityType: 'baseline' });
-  const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => attempt(() => env.run(fn, ...args) as Promise<R>);
-  const key = (name: string) => ({ idempotencyKey: idempotencyKey(workflowId, name, 0), keyIssuedAt: Date.now() });
+  const env = new MockActivityEnvironment({
+    workflowExecution: { workflowId, runId: 'baseline' },
+    activityType: 'baseline',
+  });
+  const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
+    attempt(() => env.run(fn, ...args) as Promise<R>);
+  const key = (name: string) => ({
+    idempotencyKey: idempotencyKey(workflowId, name, 0),
+    keyIssuedAt: Date.now(),
+  });
   let steps = 0;
   const step = async <R>(p: Promise<R>) => {
     steps++;
@@ -74,13 +86,33 @@ async function onboardOnce(activities: ReturnType<typeof createActivities>, requ
       scopes: input.apiKey.scopes,
     }),
   );
-  const allocation = await step(run(activities.allocateCredits, { ...key('allocate-credits'), orgId, workflowId, externalId, credits: input.credits }));
+  const allocation = await step(
+    run(activities.allocateCredits, {
+      ...key('allocate-credits'),
+      orgId,
+      workflowId,
+      externalId,
+      credits: input.credits,
+    }),
+  );
   if (input.creditConfig) {
-    await step(run(activities.configureCredits, { orgId, patch: input.creditConfig, idempotencyKey: key('credit-config').idempotencyKey }));
+    await step(
+      run(activities.configureCredits, {
+        orgId,
+        patch: input.creditConfig,
+        idempotencyKey: key('credit-config').idempotencyKey,
+      }),
+    );
   }
   if (input.firehose) {
     const { url, events } = input.firehose;
-    await step(run(activities.ensureFirehose, { url, events, idempotencyKey: firehoseIdempotencyKey(url, 'all_children', events) }));
+    await step(
+      run(activities.ensureFirehose, {
+        url,
+        events,
+        idempotencyKey: firehoseIdempotencyKey(url, 'all_children', events),
+      }),
+    );
   }
   let projectId: string | undefined;
   if (input.project) {
@@ -118,7 +150,13 @@ export async function runBaseline(
   concurrency: number,
 ): Promise<BaselineResult> {
   const activities = createActivities(deps);
-  const result: BaselineResult = { wallMs: 0, latenciesMs: [], onboardings: [], failed: 0, stepsPerOnboarding: [] };
+  const result: BaselineResult = {
+    wallMs: 0,
+    latenciesMs: [],
+    onboardings: [],
+    failed: 0,
+    stepsPerOnboarding: [],
+  };
   let next = 0;
   const started = Date.now();
   const lane = async () => {
@@ -130,7 +168,11 @@ export async function runBaseline(
         const latencyMs = performance.now() - t0;
         result.stepsPerOnboarding.push(steps);
         result.latenciesMs.push(latencyMs);
-        result.onboardings.push({ workflowId: onboardingWorkflowId(request.customer.externalId), latencyMs, steps });
+        result.onboardings.push({
+          workflowId: onboardingWorkflowId(request.customer.externalId),
+          latencyMs,
+          steps,
+        });
       } catch (err) {
         result.failed++;
         result.firstError ??= err instanceof Error ? err.message : String(err);

@@ -13,7 +13,10 @@ import {
 } from '@temporalio/workflow';
 
 class LocalActivities implements WorkflowOutboundCallsInterceptor {
-  scheduleActivity(input: ActivityInput, _next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>): Promise<unknown> {
+  scheduleActivity(
+    input: ActivityInput,
+    _next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>,
+  ): Promise<unknown> {
     const { startToCloseTimeout, retry, summary } = input.options;
     const local = proxyLocalActivities<Record<string, (...args: unknown[]) => Promise<unknown>>>({
       startToCloseTimeout: startToCloseTimeout ?? '30 seconds',

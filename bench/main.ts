@@ -65,7 +65,11 @@ export interface BenchOptions {
   localActivities: boolean;
   /** The import runner's status-query poll for 'waiting' onboardings (default 2000; 0 = off). */
   waitingPollMs?: number;
-  tuning: { maxCachedWorkflows?: number; maxConcurrentWorkflowTaskExecutions?: number; maxConcurrentActivityTaskExecutions?: number };
+  tuning: {
+    maxCachedWorkflows?: number;
+    maxConcurrentWorkflowTaskExecutions?: number;
+    maxConcurrentActivityTaskExecutions?: number;
+  };
   headroom?: number;
   /** Extra dynamic config for the dev server (--dev-config key=value, repeatable). */
   devConfig: Record<string, string | number | boolean>;
@@ -92,16 +96,23 @@ function parseOptions(argv: string[]): BenchOptions {
     },
     strict: true,
   });
-  const int = (name: string, value: string | undefined, fallback: number | undefined, min = 0): number | undefined => {
+  const int = (
+    name: string,
+    value: string | undefined,
+    fallback: number | undefined,
+    min = 0,
+  ): number | undefined => {
     if (value === undefined) return fallback;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: must be a whole number ≥ ${min} (got "${value}")`);
+    if (!Number.isInteger(n) || n < min)
+      throw new Error(`--${name}: must be a whole number ≥ ${min} (got "${value}")`);
     return n;
   };
   const tier = (values.tier ?? 'unlimited') as BuiltinTier;
   if (!TIERS.includes(tier)) throw new Error(`--tier: one of ${TIERS.join(', ')} (got "${values.tier}")`);
   const headroom = values.headroom === undefined ? undefined : Number(values.headroom);
-  if (headroom !== undefined && !(headroom > 0 && headroom <= 1)) throw new Error('--headroom: a number in (0, 1]');
+  if (headroom !== undefined && !(headroom > 0 && headroom <= 1))
+    throw new Error('--headroom: a number in (0, 1]');
   return {
     customers: int('customers', values.customers, 200, 1)!,
     concurrency: int('concurrency', values.concurrency, 50, 1)!,
@@ -114,8 +125,18 @@ function parseOptions(argv: string[]): BenchOptions {
     waitingPollMs: int('waiting-poll-ms', values['waiting-poll-ms'], undefined),
     tuning: {
       maxCachedWorkflows: int('max-cached-workflows', values['max-cached-workflows'], undefined),
-      maxConcurrentWorkflowTaskExecutions: int('max-concurrent-wft', values['max-concurrent-wft'], undefined, 1),
-      maxConcurrentActivityTaskExecutions: int('max-concurrent-activities', values['max-concurrent-activities'], undefined, 1),
+      maxConcurrentWorkflowTaskExecutions: int(
+        'max-concurrent-wft',
+        values['max-concurrent-wft'],
+        undefined,
+        1,
+      ),
+      maxConcurrentActivityTaskExecutions: int(
+        'max-concurrent-activities',
+        values['max-concurrent-activities'],
+        undefined,
+        1,
+      ),
     },
     headroom,
     devConfig: {
@@ -145,7 +166,10 @@ export function benchRequest(externalId: string): OnboardingRequest {
     apiKey: { scopes: ['content:read', 'content:write'] },
     credits: 100,
     creditConfig: { monthlyCreditCap: 1_000, refillThreshold: 20, refillAmount: 50 },
-    firehose: { url: 'https://bench.example.com/layers/webhooks', events: ['content.generated', 'post.published'] },
+    firehose: {
+      url: 'https://bench.example.com/layers/webhooks',
+      events: ['content.generated', 'post.published'],
+    },
     project: { name: 'First project', timezone: 'UTC' },
   };
 }
@@ -188,11 +212,15 @@ function diffByRoute(after: ByRoute, before: ByRoute): ByRoute {
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-function duplicates(state: any, externalIds: Set<string>): { orgs: number; transfers: number; keys: number; missing: number } {
+function duplicates(
+  state: any,
+  externalIds: Set<string>,
+): { orgs: number; transfers: number; keys: number; missing: number } {
   const orgsByCustomer = new Map<string, string[]>();
   for (const org of state.organizations as any[]) {
     const id = org.metadata?.externalId;
-    if (org.parentOrganizationId === state.parentOrganizationId && externalIds.has(id)) orgsByCustomer.set(id, [...(orgsByCustomer.get(id) ?? []), org.id]);
+    if (org.parentOrganizationId === state.parentOrganizationId && externalIds.has(id))
+      orgsByCustomer.set(id, [...(orgsByCustomer.get(id) ?? []), org.id]);
   }
   const ours = new Set([...orgsByCustomer.values()].flat());
   const count = (items: any[], key: string) => {
@@ -206,7 +234,10 @@ function duplicates(state: any, externalIds: Set<string>): { orgs: number; trans
   for (const ids of orgsByCustomer.values()) orgs += ids.length - 1;
   return {
     orgs,
-    transfers: count((state.transfers as any[]).filter((t) => t.trigger === 'allocate'), 'toOrganizationId'),
+    transfers: count(
+      (state.transfers as any[]).filter((t) => t.trigger === 'allocate'),
+      'toOrganizationId',
+    ),
     keys: count(state.apiKeys as any[], 'organizationId'),
     missing: externalIds.size - orgsByCustomer.size,
   };
@@ -214,13 +245,21 @@ function duplicates(state: any, externalIds: Set<string>): { orgs: number; trans
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** bench/worker-process.ts in its own process (startWorker inside, as worker/main.ts), spoken to over IPC. */
-function spawnWorkerProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promise<Extract<WorkerMessage, { type: 'ready' }>>; request: () => Promise<Extract<WorkerMessage, { type: 'stats' }>> } {
+function spawnWorkerProcess(env: NodeJS.ProcessEnv): {
+  child: ChildProcess;
+  ready: Promise<Extract<WorkerMessage, { type: 'ready' }>>;
+  request: () => Promise<Extract<WorkerMessage, { type: 'stats' }>>;
+} {
   // BENCH_WORKER_NODE_ARGS: extra node flags for the worker only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
   const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
-    env,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', path.join(__dirname, 'worker-process.ts')],
+    {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   const ready = new Promise<Extract<WorkerMessage, { type: 'ready' }>>((resolve, reject) => {
     child.on('message', (m: WorkerMessage) => {
       if (m.type === 'ready') resolve(m);
@@ -284,9 +323,17 @@ function machine() {
   };
 }
 
-async function runOnboardings(crm: OnboardingClient, list: ValidRow[], concurrency: number, waitingPollMs?: number): Promise<{ outcomes: Outcome[]; wallMs: number }> {
+async function runOnboardings(
+  crm: OnboardingClient,
+  list: ValidRow[],
+  concurrency: number,
+  waitingPollMs?: number,
+): Promise<{ outcomes: Outcome[]; wallMs: number }> {
   const renderer = createProgressRenderer(process.stderr, { plainEveryMs: 5_000 });
-  const run = new BulkRun(crm, list, { concurrency, ...(waitingPollMs !== undefined ? { waitingPollMs } : {}) });
+  const run = new BulkRun(crm, list, {
+    concurrency,
+    ...(waitingPollMs !== undefined ? { waitingPollMs } : {}),
+  });
   const timer = setInterval(() => renderer.update(run.progress()), 500);
   const t0 = Date.now();
   try {
@@ -326,7 +373,10 @@ export async function bench(options: BenchOptions) {
       const res = await fetch(`${emu.url}/_emulator/faults`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ seed: 1, rules: [{ method: '*', path: '*', latencyMs: [options.latencyMs, options.latencyMs] }] }),
+        body: JSON.stringify({
+          seed: 1,
+          rules: [{ method: '*', path: '*', latencyMs: [options.latencyMs, options.latencyMs] }],
+        }),
       });
       if (!res.ok) throw new Error(`emulator faults: ${res.status} ${await res.text()}`);
     }
@@ -358,7 +408,11 @@ export async function bench(options: BenchOptions) {
 
     if (options.warmup > 0) {
       log(`warm-up: ${options.warmup} onboardings (not measured)`);
-      await runOnboardings(crm, rows(`warm-${runId}`, options.warmup), Math.min(options.concurrency, options.warmup));
+      await runOnboardings(
+        crm,
+        rows(`warm-${runId}`, options.warmup),
+        Math.min(options.concurrency, options.warmup),
+      );
     }
 
     // ---------------------------------------------------------------- the measured run
@@ -377,7 +431,9 @@ export async function bench(options: BenchOptions) {
     const sampler = setInterval(sample, 250);
     const pids = { devServer: server.pid, worker: worker.child.pid!, benchAndEmulator: process.pid };
     const cpuBefore = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
-    log(`measured run: ${options.customers} onboardings, concurrency ${options.concurrency}, Layers latency ${options.latencyMs} ms`);
+    log(
+      `measured run: ${options.customers} onboardings, concurrency ${options.concurrency}, Layers latency ${options.latencyMs} ms`,
+    );
     const { outcomes, wallMs } = await runOnboardings(crm, list, options.concurrency, options.waitingPollMs);
     clearInterval(sampler);
     sample();
@@ -385,7 +441,12 @@ export async function bench(options: BenchOptions) {
       Object.entries(pids).map(([k, pid]) => {
         const after = cpuSeconds(pid);
         const before = cpuBefore[k];
-        return [k, after === null || before === null || before === undefined ? null : round(((after - before) * 1000) / options.customers, 1)];
+        return [
+          k,
+          after === null || before === null || before === undefined
+            ? null
+            : round(((after - before) * 1000) / options.customers, 1),
+        ];
       }),
     );
     const calls = countCalls(diffByRoute(store().requests.byRoute, before));
@@ -421,7 +482,9 @@ export async function bench(options: BenchOptions) {
     let baseline;
     if (options.baseline) {
       emu.emulator.limiter.reset(); // a fresh bucket, as the orchestrated run had
-      log(`baseline: the same ${options.customers} onboardings by a plain script (same client, no Temporal), ${options.concurrency} at a time`);
+      log(
+        `baseline: the same ${options.customers} onboardings by a plain script (same client, no Temporal), ${options.concurrency} at a time`,
+      );
       const baseLayersMs = new Map<string, number>();
       const layers = new LayersClient({
         baseUrl: emu.url,
@@ -434,14 +497,27 @@ export async function bench(options: BenchOptions) {
       });
       cleanups.push(() => layers.close());
       const baseRows = rows(`base-${runId}`, options.customers);
-      const b = await runBaseline({ layers, secretSink: new FileSecretSink(path.join(tmp, 'baseline-secrets')) }, baseRows.map((r) => r.request), options.concurrency);
-      const baseOverheads = b.onboardings.map((o) => (o.latencyMs - (baseLayersMs.get(o.workflowId) ?? 0)) / o.steps);
+      const b = await runBaseline(
+        { layers, secretSink: new FileSecretSink(path.join(tmp, 'baseline-secrets')) },
+        baseRows.map((r) => r.request),
+        options.concurrency,
+      );
+      const baseOverheads = b.onboardings.map(
+        (o) => (o.latencyMs - (baseLayersMs.get(o.workflowId) ?? 0)) / o.steps,
+      );
       if (b.failed) log(`baseline: ${b.failed} failed (${b.firstError})`);
       baseline = {
         onboardingsPerSecond: round((b.latenciesMs.length * 1000) / b.wallMs, 2),
-        latencyMs: { p50: round(percentile(b.latenciesMs, 50)), p95: round(percentile(b.latenciesMs, 95)), p99: round(percentile(b.latenciesMs, 99)) },
+        latencyMs: {
+          p50: round(percentile(b.latenciesMs, 50)),
+          p95: round(percentile(b.latenciesMs, 95)),
+          p99: round(percentile(b.latenciesMs, 99)),
+        },
         failed: b.failed,
-        overheadPerStepMs: { p50: round(percentile(baseOverheads, 50), 2), p95: round(percentile(baseOverheads, 95), 2) },
+        overheadPerStepMs: {
+          p50: round(percentile(baseOverheads, 50), 2),
+          p95: round(percentile(baseOverheads, 95), 2),
+        },
         stepsPerOnboarding: b.stepsPerOnboarding[0] ?? 0,
       };
     }
@@ -449,11 +525,21 @@ export async function bench(options: BenchOptions) {
     const result = {
       customers: options.customers,
       onboardingsPerSecond: round((completed.length * 1000) / wallMs, 2),
-      latencyMs: { p50: round(percentile(latencies, 50)), p95: round(percentile(latencies, 95)), p99: round(percentile(latencies, 99)) },
-      callsPerOnboarding: { read: round(calls.read / options.customers, 2), write: round(calls.write / options.customers, 2) },
+      latencyMs: {
+        p50: round(percentile(latencies, 50)),
+        p95: round(percentile(latencies, 95)),
+        p99: round(percentile(latencies, 99)),
+      },
+      callsPerOnboarding: {
+        read: round(calls.read / options.customers, 2),
+        write: round(calls.write / options.customers, 2),
+      },
       rateLimited: calls.rateLimited,
       duplicates: dup.orgs + dup.transfers + dup.keys,
-      overheadPerStepMs: { p50: round(percentile(overheads, 50), 2), p95: round(percentile(overheads, 95), 2) },
+      overheadPerStepMs: {
+        p50: round(percentile(overheads, 50), 2),
+        p95: round(percentile(overheads, 95), 2),
+      },
       // The process's lifetime peak, start-up included (bundling the workflows with webpack is its biggest moment).
       workerPeakRssMb: round(stats.peakRssMb, 1),
       baseline: baseline ?? null,
@@ -465,9 +551,23 @@ export async function bench(options: BenchOptions) {
         failed: failed.length,
         firstFailure: failed[0]?.error ?? failed[0]?.state,
         duplicates: dup,
-        config: { concurrency: options.concurrency, latencyMs: options.latencyMs, tier: options.tier, warmup: options.warmup, localActivities: options.localActivities, waitingPollMs: options.waitingPollMs ?? 2000, tuning, headroom: options.headroom ?? 0.97, devConfig: options.devConfig },
+        config: {
+          concurrency: options.concurrency,
+          latencyMs: options.latencyMs,
+          tier: options.tier,
+          warmup: options.warmup,
+          localActivities: options.localActivities,
+          waitingPollMs: options.waitingPollMs ?? 2000,
+          tuning,
+          headroom: options.headroom ?? 0.97,
+          devConfig: options.devConfig,
+        },
         pacing: ready.pacing,
-        calls: { read: calls.read, write: calls.write, byRoute: diffByRoute(store().requests.byRoute, before) },
+        calls: {
+          read: calls.read,
+          write: calls.write,
+          byRoute: diffByRoute(store().requests.byRoute, before),
+        },
         layersMsPerOnboarding: completed.length ? round(layersMsTotal / completed.length, 1) : null,
         overheadSplitMs: {
           outsideFirstToLastCallP50: round(percentile(outsideSpan, 50), 1),
@@ -481,7 +581,13 @@ export async function bench(options: BenchOptions) {
           fractionOfBudget: budget ? round((writeRate.perSecond * 60) / budget.write, 3) : null,
         },
         cpuMsPerOnboarding,
-        workerRssDuringRunMb: rss.length ? { start: round(rss[0]!, 1), peak: round(Math.max(...rss), 1), end: round(rss[rss.length - 1]!, 1) } : null,
+        workerRssDuringRunMb: rss.length
+          ? {
+              start: round(rss[0]!, 1),
+              peak: round(Math.max(...rss), 1),
+              end: round(rss[rss.length - 1]!, 1),
+            }
+          : null,
         overheadRatio: baseline ? round(percentile(latencies, 50) / baseline.latencyMs.p50, 2) : null,
         machine: m,
       },
@@ -497,7 +603,13 @@ function printReport(r: Awaited<ReturnType<typeof bench>>): void {
   const lines = [
     '',
     `Layers onboarding benchmark — ${r.customers} customers, concurrency ${d.config.concurrency}, tier ${d.config.tier}, Layers latency ${d.config.latencyMs} ms${d.config.localActivities ? ', LOCAL activities' : ''}`,
-    ...(Object.keys(d.config.devConfig).length ? [`dev server dynamic config: ${Object.entries(d.config.devConfig).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`] : []),
+    ...(Object.keys(d.config.devConfig).length
+      ? [
+          `dev server dynamic config: ${Object.entries(d.config.devConfig)
+            .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+            .join(', ')}`,
+        ]
+      : []),
     ...(Object.keys(d.config.tuning).length ? [`worker tuning: ${JSON.stringify(d.config.tuning)}`] : []),
     `machine: ${d.machine.cores} × ${d.machine.cpu}, ${d.machine.memoryGb} GB, ${d.machine.node}, load at start ${d.machine.loadAverageAtStart.join(' ')}`,
     '',
@@ -509,7 +621,9 @@ function printReport(r: Awaited<ReturnType<typeof bench>>): void {
     `  overhead per step p50/95 ${r.overheadPerStepMs.p50} / ${r.overheadPerStepMs.p95} ms   (${d.stepsPerOnboarding} steps, ${d.layersMsPerOnboarding} ms inside Layers per onboarding)`,
     `  overhead split p50       ${d.overheadSplitMs.outsideFirstToLastCallP50} ms before the first / after the last Layers call; ${d.overheadSplitMs.betweenStepsP50} ms between consecutive steps`,
     `  worker peak RSS          ${r.workerPeakRssMb} MB${d.workerRssDuringRunMb ? ` (during the measured run: ${d.workerRssDuringRunMb.start} → peak ${d.workerRssDuringRunMb.peak} → ${d.workerRssDuringRunMb.end} MB)` : ''}`,
-    `  CPU ms per onboarding    ${Object.entries(d.cpuMsPerOnboarding).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `  CPU ms per onboarding    ${Object.entries(d.cpuMsPerOnboarding)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
     `  sustained writes         ${d.sustainedWrites.perMinute}/min${d.sustainedWrites.budgetPerMinute ? ` = ${(d.sustainedWrites.fractionOfBudget! * 100).toFixed(1)} % of the ${d.sustainedWrites.budgetPerMinute}/min budget` : ''} (10→90 % window, ${(d.sustainedWrites.windowMs / 1000).toFixed(1)} s)`,
   ];
   if (r.baseline) {

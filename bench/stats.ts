@@ -24,7 +24,12 @@ export interface Sample {
  * Sustained rate (per second) of a cumulative counter: the slope between the samples where it crossed
  * `from` and `to` of its final value (default 10 % → 90 %), so ramp-up and tail do not count.
  */
-export function sustainedRate(samples: Sample[], key: 'writes' | 'reads', from = 0.1, to = 0.9): { perSecond: number; windowMs: number } {
+export function sustainedRate(
+  samples: Sample[],
+  key: 'writes' | 'reads',
+  from = 0.1,
+  to = 0.9,
+): { perSecond: number; windowMs: number } {
   if (samples.length < 2) return { perSecond: Number.NaN, windowMs: 0 };
   const first = samples[0]![key];
   const total = samples[samples.length - 1]![key] - first;

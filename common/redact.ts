@@ -48,7 +48,8 @@ export function redactValue(value: unknown, known: readonly (string | undefined)
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      out[k] = SECRET_KEYS.test(k) && v !== null && v !== undefined ? REDACTED : redactValue(v, known, depth + 1);
+      out[k] =
+        SECRET_KEYS.test(k) && v !== null && v !== undefined ? REDACTED : redactValue(v, known, depth + 1);
     }
     return out;
   }

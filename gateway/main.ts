@@ -19,10 +19,13 @@ export async function main(): Promise<void> {
   // OTEL_EXPORTER_OTLP_ENDPOINT set: each request that starts or messages a workflow roots a trace.
   setUpTracing({ serviceName: 'layers-onboarding-gateway' });
   // Started while Temporal restarts: wait for it (one line per attempt) rather than exit.
-  const connection = await connectWithRetry(() => Connection.connect(temporalConnectionOptions(config.temporal)), {
-    target: config.temporal.address,
-    logger: createLogger(),
-  });
+  const connection = await connectWithRetry(
+    () => Connection.connect(temporalConnectionOptions(config.temporal)),
+    {
+      target: config.temporal.address,
+      logger: createLogger(),
+    },
+  );
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,

@@ -50,37 +50,58 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const executable = recordedTemporalCli();
   if (!executable) {
-    throw new Error('No temporal CLI found: run `node scripts/install-temporal-cli.js` or set TEMPORAL_CLI_PATH.');
+    throw new Error(
+      'No temporal CLI found: run `node scripts/install-temporal-cli.js` or set TEMPORAL_CLI_PATH.',
+    );
   }
   const ip = options.ip ?? '127.0.0.1';
   const namespace = options.namespace ?? 'default';
   const port = options.port || (await freePort(ip));
   const uiPort = options.uiPort === false ? undefined : options.uiPort || (await freePort(ip));
   const args = [
-    'server', 'start-dev',
-    '--ip', ip,
-    '--port', String(port),
-    '--namespace', namespace,
-    '--log-level', options.logLevel ?? 'error',
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(port),
+    '--namespace',
+    namespace,
+    '--log-level',
+    options.logLevel ?? 'error',
     // Visibility reads right after a search-attribute upsert must see it (tests and the CLI's list).
-    '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true',
-    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
-    '--dynamic-config-value', 'frontend.workerVersioningWorkflowAPIs=true',
+    '--dynamic-config-value',
+    'system.forceSearchAttributesCacheRefreshOnRead=true',
+    '--dynamic-config-value',
+    'frontend.enableUpdateWorkflowExecution=true',
+    '--dynamic-config-value',
+    'frontend.workerVersioningWorkflowAPIs=true',
     // History reads each shard's task queues at most 20 times a second by default: once that burst is spent,
     // every activity and workflow task waits ~40 ms to be loaded (bench/RESULTS.md). One shard on one host
     // needs no such cap.
-    '--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000',
-    '--dynamic-config-value', 'history.timerProcessorMaxPollRPS=1000',
-    '--dynamic-config-value', 'history.visibilityProcessorMaxPollRPS=1000',
+    '--dynamic-config-value',
+    'history.transferProcessorMaxPollRPS=1000',
+    '--dynamic-config-value',
+    'history.timerProcessorMaxPollRPS=1000',
+    '--dynamic-config-value',
+    'history.visibilityProcessorMaxPollRPS=1000',
   ];
-  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   for (const key of customSearchAttributes) args.push('--search-attribute', `${key.name}=Keyword`);
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   if (options.dbFilename) {
     mkdirSync(path.dirname(options.dbFilename), { recursive: true });
-    args.push('--db-filename', options.dbFilename, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
+    args.push(
+      '--db-filename',
+      options.dbFilename,
+      '--sqlite-pragma',
+      'journal_mode=wal',
+      '--sqlite-pragma',
+      'synchronous=normal',
+    );
   }
 
   const child = spawn(executable, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -12,7 +12,9 @@ async function main(): Promise<void> {
     dbFilename: path.resolve(__dirname, '..', '.data', 'temporal.db'),
     uiCodecEndpoint: process.env.TEMPORAL_UI_CODEC_ENDPOINT,
   });
-  console.log(`Temporal dev server at ${server.address} (namespace ${server.namespace}); Web UI ${server.uiUrl}. Ctrl-C stops it.`);
+  console.log(
+    `Temporal dev server at ${server.address} (namespace ${server.namespace}); Web UI ${server.uiUrl}. Ctrl-C stops it.`,
+  );
   const stop = () => void server.stop().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -8,7 +8,14 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { AesGcmPayloadCodec, ENCRYPTED_ENCODING } from '../common/codec/aes-gcm-codec';
 import { acmeCoffee } from './helpers/onboarding-env';
 import { readTestSecrets } from './helpers/secret-registry';
-import { findCustomer, findSecretShapes, historyText, payloadEncoding, startSecurityEnv, testCodec } from './security/helpers';
+import {
+  findCustomer,
+  findSecretShapes,
+  historyText,
+  payloadEncoding,
+  startSecurityEnv,
+  testCodec,
+} from './security/helpers';
 import { onboardingWorkflowId } from '../common/ids';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -23,7 +30,9 @@ describe('no secret in any workflow history on the dev server', () => {
       try {
         const request = acmeCoffee();
         request.customer.name = codec ? 'Scan Encrypted Coffee' : 'Scan Plain Coffee';
-        request.customer.billingEmail = codec ? 'billing@scan-encrypted.example' : 'billing@scan-plain.example';
+        request.customer.billingEmail = codec
+          ? 'billing@scan-encrypted.example'
+          : 'billing@scan-plain.example';
         await env.run(async () => {
           await env.crm.start(request);
           await env.crm.result(request.customer.externalId);
@@ -58,24 +67,34 @@ describe('no secret in any workflow history on the dev server', () => {
         const history = await env.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
         const where = `${wf.workflowId} (${wf.runId})`;
         const text = historyText(history);
-        for (const secret of needles) if (text.includes(secret)) problems.push(`${where}: contains a recorded secret ${secret.slice(0, 12)}…`);
-        for (const shape of findSecretShapes(text)) problems.push(`${where}: contains something secret-shaped ${shape}`);
+        for (const secret of needles)
+          if (text.includes(secret))
+            problems.push(`${where}: contains a recorded secret ${secret.slice(0, 12)}…`);
+        for (const shape of findSecretShapes(text))
+          problems.push(`${where}: contains something secret-shaped ${shape}`);
 
-        const started = history.events?.find((e) => e.workflowExecutionStartedEventAttributes)?.workflowExecutionStartedEventAttributes;
+        const started = history.events?.find(
+          (e) => e.workflowExecutionStartedEventAttributes,
+        )?.workflowExecutionStartedEventAttributes;
         const input = started?.input?.payloads?.[0] as any;
         if (!input || payloadEncoding(input) !== ENCRYPTED_ENCODING) return;
         encryptedHistories++;
         let decoded: unknown;
         try {
-          [decoded] = (await decoder.decode([input])).map((p) => defaultPayloadConverter.fromPayload<unknown>(p));
+          [decoded] = (await decoder.decode([input])).map((p) =>
+            defaultPayloadConverter.fromPayload<unknown>(p),
+          );
         } catch {
           unreadable++; // encrypted with keys some other suite chose: secrets were checked, plaintext cannot be
           return;
         }
         const visible = historyText(history, { skipEncryptedData: true });
         const customer = findCustomer(decoded);
-        const pii = [customer?.name, customer?.billingEmail].filter((v): v is string => typeof v === 'string' && v.length >= 4);
-        for (const value of pii) if (visible.includes(value)) problems.push(`${where}: codec on, but "${value}" is in plaintext`);
+        const pii = [customer?.name, customer?.billingEmail].filter(
+          (v): v is string => typeof v === 'string' && v.length >= 4,
+        );
+        for (const value of pii)
+          if (visible.includes(value)) problems.push(`${where}: codec on, but "${value}" is in plaintext`);
       };
       const queue = [...executions];
       await Promise.all(
@@ -98,8 +117,12 @@ describe('no secret in any workflow history on the dev server', () => {
   test('the scan would notice: the plain (codec off) history does show the name, the encrypted one does not', async () => {
     const env = await startSecurityEnv();
     try {
-      const plain = historyText(await env.client.workflow.getHandle(own.plain).fetchHistory(), { skipEncryptedData: true });
-      const encrypted = historyText(await env.client.workflow.getHandle(own.encrypted).fetchHistory(), { skipEncryptedData: true });
+      const plain = historyText(await env.client.workflow.getHandle(own.plain).fetchHistory(), {
+        skipEncryptedData: true,
+      });
+      const encrypted = historyText(await env.client.workflow.getHandle(own.encrypted).fetchHistory(), {
+        skipEncryptedData: true,
+      });
       expect(plain).toContain('Scan Plain Coffee');
       expect(plain).toContain('billing@scan-plain.example');
       expect(encrypted).not.toContain('Scan Encrypted Coffee');

@@ -25,16 +25,29 @@ const ONBOARDING_WORKFLOW = 'onboardCustomer';
 const ALLOCATE_ACTIVITY = 'allocateCredits';
 
 function failureType(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause.type ?? 'unknown';
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)
+    return err.cause.type ?? 'unknown';
   if (err instanceof ApplicationFailure) return err.type ?? 'unknown';
   return err instanceof Error ? err.name : 'unknown';
 }
 
 class OnboardingMetrics implements WorkflowInboundCallsInterceptor, WorkflowOutboundCallsInterceptor {
   private waitingForFundsSince?: number;
-  private readonly started = metricMeter.createCounter(METRIC_NAMES.onboardingsStarted, 'onboardings', 'Onboarding workflow runs started');
-  private readonly completed = metricMeter.createCounter(METRIC_NAMES.onboardingsCompleted, 'onboardings', 'Onboarding workflow runs completed');
-  private readonly failed = metricMeter.createCounter(METRIC_NAMES.onboardingsFailed, 'onboardings', 'Onboarding workflow runs failed (by failure type)');
+  private readonly started = metricMeter.createCounter(
+    METRIC_NAMES.onboardingsStarted,
+    'onboardings',
+    'Onboarding workflow runs started',
+  );
+  private readonly completed = metricMeter.createCounter(
+    METRIC_NAMES.onboardingsCompleted,
+    'onboardings',
+    'Onboarding workflow runs completed',
+  );
+  private readonly failed = metricMeter.createCounter(
+    METRIC_NAMES.onboardingsFailed,
+    'onboardings',
+    'Onboarding workflow runs failed (by failure type)',
+  );
   private readonly fundsWait = metricMeter.createHistogram(
     METRIC_NAMES.fundsWait,
     'int',
@@ -42,7 +55,10 @@ class OnboardingMetrics implements WorkflowInboundCallsInterceptor, WorkflowOutb
     'Time onboardings waited for the parent wallet to be topped up',
   );
 
-  async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+  async execute(
+    input: WorkflowExecuteInput,
+    next: Next<WorkflowInboundCallsInterceptor, 'execute'>,
+  ): Promise<unknown> {
     this.started.add(1);
     try {
       const result = await next(input);
@@ -56,11 +72,17 @@ class OnboardingMetrics implements WorkflowInboundCallsInterceptor, WorkflowOutb
     }
   }
 
-  scheduleActivity(input: ActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>): Promise<unknown> {
+  scheduleActivity(
+    input: ActivityInput,
+    next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>,
+  ): Promise<unknown> {
     return this.watchAllocation(input.activityType, next(input));
   }
 
-  scheduleLocalActivity(input: LocalActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>): Promise<unknown> {
+  scheduleLocalActivity(
+    input: LocalActivityInput,
+    next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>,
+  ): Promise<unknown> {
     return this.watchAllocation(input.activityType, next(input));
   }
 

@@ -605,7 +605,11 @@ class CustomerLifecycle {
     const { reads, read } = this.activities;
     // Pages through the parent's children (heartbeating): give it time, notice a dead worker by silence.
     const found = await reads.findCustomerOrganization.executeWithOptions(
-      { ...read(`Find the child org of ${this.externalId}`), startToCloseTimeout: '15 minutes', heartbeatTimeout: '30 seconds' },
+      {
+        ...read(`Find the child org of ${this.externalId}`),
+        startToCloseTimeout: '15 minutes',
+        heartbeatTimeout: '30 seconds',
+      },
       [{ externalId: this.externalId }],
     );
     if (!found) {

@@ -1,4 +1,11 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, sleep, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  proxyActivities,
+  sleep,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { layersReadQueue, layersWriteQueue } from '../common/ids';
 
@@ -23,7 +30,8 @@ export const defaultActivityOptions: ActivityOptions = {
 };
 
 export function failureType(err: unknown): string | undefined {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause.type ?? undefined;
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)
+    return err.cause.type ?? undefined;
   if (err instanceof ApplicationFailure) return err.type ?? undefined;
   return undefined;
 }
@@ -52,7 +60,11 @@ export function layersActivities(base: ActivityOptions = defaultActivityOptions)
  */
 export async function whileKillSwitchWaits<T>(
   call: () => Promise<T>,
-  options: { backoffMs?: { initial: number; max: number }; onBlocked?: () => void; onCleared?: () => void } = {},
+  options: {
+    backoffMs?: { initial: number; max: number };
+    onBlocked?: () => void;
+    onCleared?: () => void;
+  } = {},
 ): Promise<T> {
   const { reads, read } = layersActivities();
   const backoff = options.backoffMs ?? { initial: 5_000, max: 300_000 };

@@ -121,8 +121,18 @@ const DEFAULTS = {
   connections: 64,
 } as const;
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
-const INVALID_REQUEST_CODES = new Set(['UND_ERR_INVALID_ARG', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN']);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+const INVALID_REQUEST_CODES = new Set([
+  'UND_ERR_INVALID_ARG',
+  'ERR_INVALID_ARG_TYPE',
+  'ERR_INVALID_CHAR',
+  'ERR_INVALID_HTTP_TOKEN',
+]);
 
 export class LayersClient {
   private readonly pool: Pool;
@@ -189,21 +199,39 @@ export class LayersClient {
   }
 
   /** Every organization (optionally filtered by status), following `nextCursor`. */
-  listAllOrganizations(q: { status?: OrganizationStatus; limit?: number } = {}, o?: CallOptions): AsyncIterable<Organization> {
+  listAllOrganizations(
+    q: { status?: OrganizationStatus; limit?: number } = {},
+    o?: CallOptions,
+  ): AsyncIterable<Organization> {
     return this.paginate('/v1/organizations', (cursor) => this.listOrganizations({ ...q, cursor }, o));
   }
 
   getOrganization(orgId: string, o?: CallOptions): Promise<OrganizationWithSummary> {
     return this.call(
-      { method: 'GET', route: '/v1/organizations/:orgId', params: { orgId }, schema: OrganizationWithSummary },
+      {
+        method: 'GET',
+        route: '/v1/organizations/:orgId',
+        params: { orgId },
+        schema: OrganizationWithSummary,
+      },
       o,
     );
   }
 
   /** Merged key by key; `""` unsets a key. */
-  updateOrganizationMetadata(orgId: string, metadata: Record<string, string>, o?: CallOptions): Promise<Organization> {
+  updateOrganizationMetadata(
+    orgId: string,
+    metadata: Record<string, string>,
+    o?: CallOptions,
+  ): Promise<Organization> {
     return this.call(
-      { method: 'PATCH', route: '/v1/organizations/:orgId', params: { orgId }, body: { metadata }, schema: Organization },
+      {
+        method: 'PATCH',
+        route: '/v1/organizations/:orgId',
+        params: { orgId },
+        body: { metadata },
+        schema: Organization,
+      },
       o,
     );
   }
@@ -237,7 +265,13 @@ export class LayersClient {
   /** The returned `secret` is shown once. The client never logs it nor puts it in an error. */
   createApiKey(orgId: string, body: CreateApiKeyRequest, o?: CallOptions): Promise<MintedApiKey> {
     return this.call(
-      { method: 'POST', route: '/v1/organizations/:orgId/api-keys', params: { orgId }, body, schema: MintedApiKey },
+      {
+        method: 'POST',
+        route: '/v1/organizations/:orgId/api-keys',
+        params: { orgId },
+        body,
+        schema: MintedApiKey,
+      },
       o,
     );
   }
@@ -302,10 +336,17 @@ export class LayersClient {
   }
 
   getCredits(orgId: string, o?: CallOptions): Promise<Wallet> {
-    return this.call({ method: 'GET', route: '/v1/organizations/:orgId/credits', params: { orgId }, schema: Wallet }, o);
+    return this.call(
+      { method: 'GET', route: '/v1/organizations/:orgId/credits', params: { orgId }, schema: Wallet },
+      o,
+    );
   }
 
-  listCreditEvents(orgId: string, q: ListCreditEventsQuery = {}, o?: CallOptions): Promise<Page<CreditEvent>> {
+  listCreditEvents(
+    orgId: string,
+    q: ListCreditEventsQuery = {},
+    o?: CallOptions,
+  ): Promise<Page<CreditEvent>> {
     return this.call(
       {
         method: 'GET',
@@ -320,13 +361,22 @@ export class LayersClient {
 
   getCreditConfig(orgId: string, o?: CallOptions): Promise<CreditConfigResponse> {
     return this.call(
-      { method: 'GET', route: '/v1/organizations/:orgId/credit-config', params: { orgId }, schema: CreditConfigResponse },
+      {
+        method: 'GET',
+        route: '/v1/organizations/:orgId/credit-config',
+        params: { orgId },
+        schema: CreditConfigResponse,
+      },
       o,
     );
   }
 
   /** Partial update: a number sets, null clears, an omitted field is unchanged. */
-  updateCreditConfig(orgId: string, patch: UpdateCreditConfigRequest, o?: CallOptions): Promise<CreditConfigResponse> {
+  updateCreditConfig(
+    orgId: string,
+    patch: UpdateCreditConfigRequest,
+    o?: CallOptions,
+  ): Promise<CreditConfigResponse> {
     return this.call(
       {
         method: 'PATCH',
@@ -349,7 +399,10 @@ export class LayersClient {
   }
 
   getProject(projectId: string, o?: CallOptions): Promise<Project> {
-    return this.call({ method: 'GET', route: '/v1/projects/:projectId', params: { projectId }, schema: Project }, o);
+    return this.call(
+      { method: 'GET', route: '/v1/projects/:projectId', params: { projectId }, schema: Project },
+      o,
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -357,8 +410,14 @@ export class LayersClient {
   // -------------------------------------------------------------------------------------------
 
   /** The returned `signingSecret` is shown once. The client never logs it nor puts it in an error. */
-  createWebhookEndpoint(body: CreateWebhookEndpointRequest, o?: CallOptions): Promise<CreatedWebhookEndpoint> {
-    return this.call({ method: 'POST', route: '/v1/webhook-endpoints', body, schema: CreatedWebhookEndpoint }, o);
+  createWebhookEndpoint(
+    body: CreateWebhookEndpointRequest,
+    o?: CallOptions,
+  ): Promise<CreatedWebhookEndpoint> {
+    return this.call(
+      { method: 'POST', route: '/v1/webhook-endpoints', body, schema: CreatedWebhookEndpoint },
+      o,
+    );
   }
 
   listWebhookEndpoints(q: ListWebhookEndpointsQuery = {}, o?: CallOptions): Promise<Page<WebhookEndpoint>> {
@@ -379,7 +438,12 @@ export class LayersClient {
 
   deleteWebhookEndpoint(id: string, o?: CallOptions): Promise<unknown> {
     return this.call(
-      { method: 'DELETE', route: '/v1/webhook-endpoints/:id', params: { id }, schema: DeleteWebhookEndpointResult },
+      {
+        method: 'DELETE',
+        route: '/v1/webhook-endpoints/:id',
+        params: { id },
+        schema: DeleteWebhookEndpointResult,
+      },
       o,
     );
   }
@@ -399,7 +463,10 @@ export class LayersClient {
   // Internals
   // -------------------------------------------------------------------------------------------
 
-  private paginate<T>(route: string, fetchPage: (cursor: string | undefined) => Promise<Page<T>>): AsyncIterable<T> {
+  private paginate<T>(
+    route: string,
+    fetchPage: (cursor: string | undefined) => Promise<Page<T>>,
+  ): AsyncIterable<T> {
     return {
       [Symbol.asyncIterator]: async function* () {
         let cursor: string | undefined;
@@ -440,14 +507,19 @@ export class LayersClient {
     return `${this.basePath}${filled}${query ? `?${query}` : ''}`;
   }
 
-  private buildHeaders(spec: RequestSpec<z.ZodType>, o: CallOptions | undefined, hasBody: boolean): Record<string, string> {
+  private buildHeaders(
+    spec: RequestSpec<z.ZodType>,
+    o: CallOptions | undefined,
+    hasBody: boolean,
+  ): Record<string, string> {
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.apiKey}`,
       accept: 'application/json',
       'user-agent': USER_AGENT,
     };
     if (hasBody) headers['content-type'] = 'application/json';
-    if (o?.idempotencyKey !== undefined && spec.method !== 'GET') headers['idempotency-key'] = o.idempotencyKey;
+    if (o?.idempotencyKey !== undefined && spec.method !== 'GET')
+      headers['idempotency-key'] = o.idempotencyKey;
     if (o?.organizationId !== undefined) headers['x-layers-organization'] = o.organizationId;
     return headers;
   }
@@ -507,7 +579,8 @@ export class LayersClient {
     }
     this.report({ method: spec.method, route: spec.route, status, durationMs, requestId });
     const cause = errorMessage(err);
-    const what = code === 'ABORTED' ? 'request aborted' : code === 'TIMEOUT' ? 'request timed out' : 'request failed';
+    const what =
+      code === 'ABORTED' ? 'request aborted' : code === 'TIMEOUT' ? 'request timed out' : 'request failed';
     this.fail(
       new LayersApiError({
         message: this.redact(
@@ -560,7 +633,14 @@ export class LayersClient {
     const endpointClass = headerValue(res.headers['x-ratelimit-endpoint-class']);
 
     if (status >= 200 && status < 300) {
-      this.report({ method: spec.method, route: spec.route, status, durationMs, endpointClass, requestId: requestIdHeader });
+      this.report({
+        method: spec.method,
+        route: spec.route,
+        status,
+        durationMs,
+        endpointClass,
+        requestId: requestIdHeader,
+      });
       return this.parseSuccess(spec, status, text, requestIdHeader);
     }
 
@@ -579,7 +659,9 @@ export class LayersClient {
     this.report({ method: spec.method, route: spec.route, status, durationMs, endpointClass, requestId });
 
     const code = apiError?.code ?? (status >= 500 ? 'PLATFORM_ERROR' : `HTTP_${status}`);
-    const details = apiError?.details ? (redactValue(apiError.details, [this.apiKey]) as Record<string, unknown>) : undefined;
+    const details = apiError?.details
+      ? (redactValue(apiError.details, [this.apiKey]) as Record<string, unknown>)
+      : undefined;
     const apiMessage = apiError
       ? (apiError.message ?? '(no message)')
       : isJson
@@ -587,7 +669,9 @@ export class LayersClient {
         : `non-JSON error response${contentType(res.headers) ? ` (${contentType(res.headers)})` : ''}`;
     this.fail(
       new LayersApiError({
-        message: this.redact(`Layers ${status} ${code}: ${apiMessage}${requestId ? ` (${requestId})` : ''} — ${spec.method} ${spec.route}`),
+        message: this.redact(
+          `Layers ${status} ${code}: ${apiMessage}${requestId ? ` (${requestId})` : ''} — ${spec.method} ${spec.route}`,
+        ),
         status,
         code,
         requestId,
@@ -599,7 +683,12 @@ export class LayersClient {
     );
   }
 
-  private parseSuccess<S extends z.ZodType>(spec: RequestSpec<S>, status: number, text: string, requestId: string | undefined): z.infer<S> {
+  private parseSuccess<S extends z.ZodType>(
+    spec: RequestSpec<S>,
+    status: number,
+    text: string,
+    requestId: string | undefined,
+  ): z.infer<S> {
     let data: unknown;
     if (text === '') {
       data = undefined;

@@ -45,7 +45,8 @@ export function classifyLayersError(
   if (status === 503 && code === 'KILL_SWITCH') return 'blocked';
   if (status === 402 && code === 'BILLING_EXHAUSTED') return 'insufficient_funds';
   if (status === 429) return 'retryable';
-  if (status === 409 && code === 'IDEMPOTENCY_CONFLICT' && details?.['reason'] === 'in_flight') return 'retryable';
+  if (status === 409 && code === 'IDEMPOTENCY_CONFLICT' && details?.['reason'] === 'in_flight')
+    return 'retryable';
   if (status >= 500) return 'retryable';
   return 'non_retryable';
 }
@@ -55,7 +56,10 @@ export function classifyLayersError(
  * (`"Wed, 21 Oct 2015 07:28:00 GMT"`, clamped at 0 when in the past). Absent or unparsable →
  * undefined.
  */
-export function parseRetryAfter(value: string | readonly string[] | null | undefined, nowMs: number = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | readonly string[] | null | undefined,
+  nowMs: number = Date.now(),
+): number | undefined {
   const raw = Array.isArray(value) ? value[0] : (value as string | null | undefined);
   if (raw === undefined || raw === null) return undefined;
   const v = raw.trim();

@@ -22,7 +22,9 @@ import { z } from 'zod';
 // ---------------------------------------------------------------------------------------------
 
 const prefixed = (prefix: string) =>
-  z.string().regex(new RegExp(`^${prefix}[A-Za-z0-9][A-Za-z0-9_-]*$`), { message: `expected a ${prefix}-prefixed id` });
+  z.string().regex(new RegExp(`^${prefix}[A-Za-z0-9][A-Za-z0-9_-]*$`), {
+    message: `expected a ${prefix}-prefixed id`,
+  });
 
 export const OrgId = prefixed('org_');
 export const KeyId = prefixed('key_');
@@ -43,7 +45,13 @@ export const StringMap = z.record(z.string(), z.string());
 export const OrganizationStatus = z.enum(['active', 'suspended', 'archived']);
 export type OrganizationStatus = z.infer<typeof OrganizationStatus>;
 
-export const KNOWN_SCOPES = ['org:admin', 'projects:read', 'projects:write', 'content:read', 'content:write'] as const;
+export const KNOWN_SCOPES = [
+  'org:admin',
+  'projects:read',
+  'projects:write',
+  'content:read',
+  'content:write',
+] as const;
 
 /** Generic list envelope: `{items, nextCursor}`; `nextCursor` is null on the last page. */
 export const pageOf = <T extends z.ZodType>(item: T) =>
@@ -347,7 +355,9 @@ export type WebhookEndpoint = z.infer<typeof WebhookEndpoint>;
 /** Create response: the endpoint plus `signingSecret` (shown once; never log it). */
 export const CreatedWebhookEndpoint = z.looseObject({
   ...WebhookEndpoint.shape,
-  signingSecret: z.string().regex(/^whsec_[A-Za-z0-9_-]{32,}$/, { message: 'expected whsec_ + ≥32 base64url characters' }),
+  signingSecret: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9_-]{32,}$/, { message: 'expected whsec_ + ≥32 base64url characters' }),
 });
 export type CreatedWebhookEndpoint = z.infer<typeof CreatedWebhookEndpoint>;
 

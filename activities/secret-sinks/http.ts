@@ -87,7 +87,9 @@ export class HttpSecretSink implements SecretSink {
         delay = Math.min(delay * 2, this.backoff.max);
       }
     }
-    throw new Error(`secret sink: ${this.where} did not store ${idempotencyKey} after ${this.attempts} attempts (last: ${last})`);
+    throw new Error(
+      `secret sink: ${this.where} did not store ${idempotencyKey} after ${this.attempts} attempts (last: ${last})`,
+    );
   }
 
   private async post(body: string, idempotencyKey: string): Promise<void> {
@@ -96,7 +98,11 @@ export class HttpSecretSink implements SecretSink {
     try {
       res = await this.fetchFn(this.target, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', [SIGNATURE_HEADER]: signature, 'Idempotency-Key': idempotencyKey },
+        headers: {
+          'Content-Type': 'application/json',
+          [SIGNATURE_HEADER]: signature,
+          'Idempotency-Key': idempotencyKey,
+        },
         body,
         signal: AbortSignal.timeout(this.timeoutMs),
         redirect: 'error',
@@ -108,7 +114,8 @@ export class HttpSecretSink implements SecretSink {
     // Drain without reading the body into anything we might log.
     await res.arrayBuffer().catch(() => undefined);
     if (res.ok) return;
-    if (res.status === 408 || res.status === 429 || res.status >= 500) throw new RetryableSinkError(`HTTP ${res.status}`);
+    if (res.status === 408 || res.status === 429 || res.status >= 500)
+      throw new RetryableSinkError(`HTTP ${res.status}`);
     throw new Error(`secret sink: ${this.where} refused ${idempotencyKey} with HTTP ${res.status}`);
   }
 }

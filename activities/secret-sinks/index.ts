@@ -14,14 +14,25 @@ export { VaultSecretSink, type VaultClient } from './vault';
  */
 export type SecretSinkConfig =
   | { kind: 'file'; dir: string }
-  | { kind: 'http'; url: string; hmacKey: string; attempts?: number; backoffMs?: { initial: number; max: number } };
+  | {
+      kind: 'http';
+      url: string;
+      hmacKey: string;
+      attempts?: number;
+      backoffMs?: { initial: number; max: number };
+    };
 
 export function createSecretSink(config: SecretSinkConfig): SecretSink {
   switch (config.kind) {
     case 'file':
       return new FileSecretSink(config.dir);
     case 'http':
-      return new HttpSecretSink({ url: config.url, signingKey: config.hmacKey, attempts: config.attempts, backoffMs: config.backoffMs });
+      return new HttpSecretSink({
+        url: config.url,
+        signingKey: config.hmacKey,
+        attempts: config.attempts,
+        backoffMs: config.backoffMs,
+      });
   }
 }
 

@@ -53,7 +53,8 @@ export class VaultSecretSink implements SecretSink {
   }
 
   async store(secret: ShownOnceSecret): Promise<string> {
-    if (!/^[A-Za-z0-9_-]+$/.test(secret.id)) throw new Error(`secret sink: refusing unsafe id "${secret.id}"`);
+    if (!/^[A-Za-z0-9_-]+$/.test(secret.id))
+      throw new Error(`secret sink: refusing unsafe id "${secret.id}"`);
     const path = `${this.prefix}/${secret.kind}/${secret.id}`;
     const data: Record<string, string> = { kind: secret.kind, id: secret.id, secret: secret.secret };
     if (secret.organizationId) data.organizationId = secret.organizationId;

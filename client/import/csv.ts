@@ -76,9 +76,17 @@ export function parseCsv(text: string): CsvRecord[] {
       recordLine = line;
       continue;
     }
-    if (closed) throw new CsvSyntaxError(line, `unexpected character ${JSON.stringify(c)} after a closing quote (quote the whole field and double any " inside it)`);
+    if (closed)
+      throw new CsvSyntaxError(
+        line,
+        `unexpected character ${JSON.stringify(c)} after a closing quote (quote the whole field and double any " inside it)`,
+      );
     if (c === '"') {
-      if (field !== '') throw new CsvSyntaxError(line, 'a quote in the middle of an unquoted field (quote the whole field and double any " inside it)');
+      if (field !== '')
+        throw new CsvSyntaxError(
+          line,
+          'a quote in the middle of an unquoted field (quote the whole field and double any " inside it)',
+        );
       quoted = true;
       quoteLine = line;
       i++;

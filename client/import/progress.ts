@@ -50,7 +50,8 @@ export function createProgressRenderer(
 ): ProgressRenderer {
   if (stream.isTTY) {
     let last = '';
-    const clip = (text: string) => (stream.columns && text.length > stream.columns - 1 ? text.slice(0, stream.columns - 1) : text);
+    const clip = (text: string) =>
+      stream.columns && text.length > stream.columns - 1 ? text.slice(0, stream.columns - 1) : text;
     const draw = (text: string) => stream.write(`\r\x1b[2K${clip(text)}`);
     return {
       update(p) {

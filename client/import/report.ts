@@ -26,13 +26,29 @@ export interface ImportReport {
 export const REPORT_COLUMNS = ['externalId', 'orgId', 'state', 'error', 'line'] as const;
 
 export function invalidOutcome(row: InvalidRow): Outcome {
-  return { externalId: row.externalId ?? '', line: row.line, state: 'invalid', error: row.problems.join('; ') };
+  return {
+    externalId: row.externalId ?? '',
+    line: row.line,
+    state: 'invalid',
+    error: row.problems.join('; '),
+  };
 }
 
-export function buildReport(input: string, startedAt: Date, outcomes: Outcome[], interrupted: boolean): ImportReport {
+export function buildReport(
+  input: string,
+  startedAt: Date,
+  outcomes: Outcome[],
+  interrupted: boolean,
+): ImportReport {
   const rows = [...outcomes]
     .sort((a, b) => a.line - b.line)
-    .map((o): ReportRow => ({ externalId: o.externalId, orgId: o.orgId ?? null, state: o.state, error: o.error ?? null, line: o.line }));
+    .map((o): ReportRow => ({
+      externalId: o.externalId,
+      orgId: o.orgId ?? null,
+      state: o.state,
+      error: o.error ?? null,
+      line: o.line,
+    }));
   const summary = {
     total: rows.length,
     completed: 0,
@@ -43,11 +59,22 @@ export function buildReport(input: string, startedAt: Date, outcomes: Outcome[],
     'not-started': 0,
   } satisfies ImportReport['summary'];
   for (const r of rows) summary[r.state]++;
-  return { input, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), interrupted, summary, rows };
+  return {
+    input,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    interrupted,
+    summary,
+    rows,
+  };
 }
 
 export function reportCsv(report: ImportReport): string {
-  return [csvLine([...REPORT_COLUMNS]), ...report.rows.map((r) => csvLine(REPORT_COLUMNS.map((c) => r[c])))].join('\n') + '\n';
+  return (
+    [csvLine([...REPORT_COLUMNS]), ...report.rows.map((r) => csvLine(REPORT_COLUMNS.map((c) => r[c])))].join(
+      '\n',
+    ) + '\n'
+  );
 }
 
 function writeAtomic(file: string, text: string): void {

@@ -102,7 +102,8 @@ export class BulkRun {
     private readonly rows: ValidRow[],
     private readonly options: BulkRunOptions,
   ) {
-    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new RangeError('concurrency must be a whole number ≥ 1');
+    if (!Number.isInteger(options.concurrency) || options.concurrency < 1)
+      throw new RangeError('concurrency must be a whole number ≥ 1');
   }
 
   progress(): BulkProgress {
@@ -140,7 +141,9 @@ export class BulkRun {
       this.options.signal?.addEventListener('abort', () => resolve(), { once: true });
     });
     try {
-      const lanes = Array.from({ length: Math.min(this.options.concurrency, this.rows.length) }, () => this.lane(aborted));
+      const lanes = Array.from({ length: Math.min(this.options.concurrency, this.rows.length) }, () =>
+        this.lane(aborted),
+      );
       await Promise.all(lanes);
     } finally {
       if (this.pollTimer) clearInterval(this.pollTimer);
@@ -186,7 +189,8 @@ export class BulkRun {
         const started = await this.client.start(row.request, this.options.workflowOptions);
         // The customer's workflow was already running: an earlier import started it. Its onboarding may
         // have finished since (skip, read the result back) or still be going (attach and wait).
-        if (!started.started) skipped = (await this.client.handle(row.externalId).describe()).status.name === 'COMPLETED';
+        if (!started.started)
+          skipped = (await this.client.handle(row.externalId).describe()).status.name === 'COMPLETED';
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         // The customer's workflow has ended (archived since): nothing to start. Its onboarding's result says which org it made.
@@ -214,7 +218,8 @@ export class BulkRun {
       const candidates = [...this.inFlight.values()].filter((f) => f.since < threshold);
       const perPoll = this.options.waitingQueriesPerPoll ?? 10;
       const picked: InFlight[] = [];
-      for (let i = 0; i < Math.min(perPoll, candidates.length); i++) picked.push(candidates[(this.pollCursor + i) % candidates.length]!);
+      for (let i = 0; i < Math.min(perPoll, candidates.length); i++)
+        picked.push(candidates[(this.pollCursor + i) % candidates.length]!);
       this.pollCursor += picked.length;
       await Promise.all(
         picked.map(async (f) => {
@@ -232,7 +237,11 @@ export class BulkRun {
   }
 }
 
-export function runBulk(client: OnboardingClient, rows: ValidRow[], options: BulkRunOptions): { run: BulkRun; done: Promise<Outcome[]> } {
+export function runBulk(
+  client: OnboardingClient,
+  rows: ValidRow[],
+  options: BulkRunOptions,
+): { run: BulkRun; done: Promise<Outcome[]> } {
   const run = new BulkRun(client, rows, options);
   return { run, done: run.run() };
 }

@@ -11,7 +11,10 @@ import { createTestWorker, eventually } from '../helpers/temporal';
 import { startOnboardingTestEnv, uniqueExternalId, type OnboardingTestEnv } from '../helpers/onboarding-env';
 import type { OnboardingRequest } from '../../common/onboarding-input';
 
-const request = (externalId: string): OnboardingRequest => ({ customer: { externalId, name: externalId }, credits: 5_000 });
+const request = (externalId: string): OnboardingRequest => ({
+  customer: { externalId, name: externalId },
+  credits: 5_000,
+});
 
 describe('worker metrics: one Prometheus endpoint with Temporal, onboarding and Layers metrics', () => {
   let env: OnboardingTestEnv;
@@ -22,9 +25,16 @@ describe('worker metrics: one Prometheus endpoint with Temporal, onboarding and 
   beforeAll(async () => {
     port = await freePort();
     // Before anything else touches the Runtime (connectTestTemporal would install a quiet one).
-    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { metrics: prometheusExporter(port, '127.0.0.1') } });
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      telemetryOptions: { metrics: prometheusExporter(port, '127.0.0.1') },
+    });
     env = await startOnboardingTestEnv({ emulator: { parentCredits: 6_000 } });
-    layers = new LayersClient({ baseUrl: env.emulator.url, apiKey: env.emulator.parentKey, onCall: new LayersCallMetrics().onCall });
+    layers = new LayersClient({
+      baseUrl: env.emulator.url,
+      apiKey: env.emulator.parentKey,
+      onCall: new LayersCallMetrics().onCall,
+    });
     // No pre-built bundle: createWorker bundles the workflows with the metrics interceptor.
     worker = await createTestWorker(
       env.temporal,
@@ -38,12 +48,20 @@ describe('worker metrics: one Prometheus endpoint with Temporal, onboarding and 
     await env?.close();
   });
 
-  const scrape = async () => parsePrometheusText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+  const scrape = async () =>
+    parsePrometheusText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
 
   test('onboardings started / completed / failed, time waiting for funds, Layers calls by route and status, 429s', async () => {
-    const [funded, waitsForFunds, cancelled] = [uniqueExternalId('m-a'), uniqueExternalId('m-b'), uniqueExternalId('m-c')];
+    const [funded, waitsForFunds, cancelled] = [
+      uniqueExternalId('m-a'),
+      uniqueExternalId('m-b'),
+      uniqueExternalId('m-c'),
+    ];
     // 429s on every other key mint: retried after Retry-After, counted as rate limited.
-    await env.control.faults({ seed: 7, rules: [{ method: 'POST', path: '/v1/organizations/:orgId/api-keys', rateLimited: 0.5 }] });
+    await env.control.faults({
+      seed: 7,
+      rules: [{ method: 'POST', path: '/v1/organizations/:orgId/api-keys', rateLimited: 0.5 }],
+    });
     const noRecheck = { timing: { fundsRecheckMs: 600_000 } };
 
     await worker.runUntil(async () => {
@@ -73,15 +91,26 @@ describe('worker metrics: one Prometheus endpoint with Temporal, onboarding and 
       expect(sumMetric(m, 'layers_onboardings_failed_total', labels)).toBe(1);
       expect(sumMetric(m, 'layers_onboarding_funds_wait_count', { ...labels, outcome: 'funded' })).toBe(1);
       expect(sumMetric(m, 'layers_onboarding_funds_wait_count', { ...labels, outcome: 'abandoned' })).toBe(1);
-      expect(sumMetric(m, 'layers_onboarding_funds_wait_sum', { ...labels, outcome: 'funded' })).toBeGreaterThan(0);
+      expect(
+        sumMetric(m, 'layers_onboarding_funds_wait_sum', { ...labels, outcome: 'funded' }),
+      ).toBeGreaterThan(0);
 
       const state = await env.control.state();
       const byRoute = state.requests.byRoute;
-      expect(sumMetric(m, 'layers_api_calls_total', { route: '/v1/organizations', status: '201' })).toBe(byRoute['POST /v1/organizations']!['201']);
-      expect(sumMetric(m, 'layers_api_calls_total', { route: '/v1/organizations/:orgId/credits/allocate', status: '402' })).toBe(2);
+      expect(sumMetric(m, 'layers_api_calls_total', { route: '/v1/organizations', status: '201' })).toBe(
+        byRoute['POST /v1/organizations']!['201'],
+      );
+      expect(
+        sumMetric(m, 'layers_api_calls_total', {
+          route: '/v1/organizations/:orgId/credits/allocate',
+          status: '402',
+        }),
+      ).toBe(2);
       const mint429 = byRoute['POST /v1/organizations/:orgId/api-keys']!['429'] ?? 0;
       expect(mint429).toBeGreaterThan(0);
-      expect(sumMetric(m, 'layers_api_rate_limited_total', { route: '/v1/organizations/:orgId/api-keys' })).toBe(mint429);
+      expect(
+        sumMetric(m, 'layers_api_rate_limited_total', { route: '/v1/organizations/:orgId/api-keys' }),
+      ).toBe(mint429);
       expect(sumMetric(m, 'layers_api_call_duration_count', { route: '/v1/whoami' })).toBeGreaterThan(0);
 
       // Temporal's own runtime metrics share the endpoint.

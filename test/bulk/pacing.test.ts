@@ -4,11 +4,18 @@ import { pacingFor } from '../../worker/pacing';
 import type { OnboardingRequest } from '../../common/onboarding-input';
 
 /** Three writes (create org, mint key, allocate) and two read activities (whoami; verify: 3 reads) each. */
-const minimal = (externalId: string): OnboardingRequest => ({ customer: { externalId, name: externalId }, credits: 10 });
+const minimal = (externalId: string): OnboardingRequest => ({
+  customer: { externalId, name: externalId },
+  credits: 10,
+});
 
-function rateLimitedBy(byRoute: Record<string, Record<string, number>>, skip: string[] = []): Record<string, number> {
+function rateLimitedBy(
+  byRoute: Record<string, Record<string, number>>,
+  skip: string[] = [],
+): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [route, statuses] of Object.entries(byRoute)) if (statuses['429'] && !skip.includes(route)) out[route] = statuses['429'];
+  for (const [route, statuses] of Object.entries(byRoute))
+    if (statuses['429'] && !skip.includes(route)) out[route] = statuses['429'];
   return out;
 }
 
@@ -48,8 +55,14 @@ describe('pacing: server-side task-queue rate limits keep Layers calls under the
       const elapsedMs = Date.now() - started;
 
       const state = await env.control.state();
-      expect(rateLimitedBy(state.requests.byRoute, ['PATCH /v1/organizations/:orgId', 'GET /v1/projects/:projectId'])).toEqual({});
-      for (const id of ids) expect(childrenOf(state).filter((o) => o.metadata?.externalId === id)).toHaveLength(1);
+      expect(
+        rateLimitedBy(state.requests.byRoute, [
+          'PATCH /v1/organizations/:orgId',
+          'GET /v1/projects/:projectId',
+        ]),
+      ).toEqual({});
+      for (const id of ids)
+        expect(childrenOf(state).filter((o) => o.metadata?.externalId === id)).toHaveLength(1);
       // 9 writes out of an empty bucket refilling at 0.5 a second: unpaced they would have taken ~1 s and
       // tripped the limit; paced at 97 % of the budget they cannot finish before ~8 × 2.06 s.
       expect(elapsedMs).toBeGreaterThan(16_000);
@@ -78,7 +91,10 @@ describe('pacing: server-side task-queue rate limits keep Layers calls under the
       });
       const state = await env.control.state();
       const limited = rateLimitedBy(state.requests.byRoute);
-      expect((limited['POST /v1/organizations'] ?? 0) + (limited['POST /v1/organizations/:orgId/credits/allocate'] ?? 0)).toBeGreaterThan(0);
+      expect(
+        (limited['POST /v1/organizations'] ?? 0) +
+          (limited['POST /v1/organizations/:orgId/credits/allocate'] ?? 0),
+      ).toBeGreaterThan(0);
       const orgs = childrenOf(state).filter((o) => o.metadata?.externalId === id);
       expect(orgs.map((o) => o.id)).toEqual([result.orgId]);
       expect(state.transfers.filter((t) => t.toOrganizationId === result.orgId)).toEqual([
@@ -88,10 +104,15 @@ describe('pacing: server-side task-queue rate limits keep Layers calls under the
       // Each retry waited for the Retry-After (1 s), not the retry policy's own backoff.
       const history = await env.crm.handle(id).fetchHistory();
       const events = history.events ?? [];
-      const startedRetries = events.filter((e) => e.activityTaskStartedEventAttributes && (e.activityTaskStartedEventAttributes.attempt ?? 1) > 1);
+      const startedRetries = events.filter(
+        (e) =>
+          e.activityTaskStartedEventAttributes && (e.activityTaskStartedEventAttributes.attempt ?? 1) > 1,
+      );
       expect(startedRetries.length).toBeGreaterThan(0);
       for (const e of startedRetries) {
-        expect(e.activityTaskStartedEventAttributes!.lastFailure?.applicationFailureInfo?.type).toBe('LayersRetryableError');
+        expect(e.activityTaskStartedEventAttributes!.lastFailure?.applicationFailureInfo?.type).toBe(
+          'LayersRetryableError',
+        );
         expect(e.activityTaskStartedEventAttributes!.lastFailure?.message).toMatch(/429 RATE_LIMITED/);
       }
     });

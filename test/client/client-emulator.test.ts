@@ -55,7 +55,8 @@ async function control(method: string, path: string, body?: unknown): Promise<un
   return text ? JSON.parse(text) : undefined;
 }
 
-const faults = (rules: Array<Record<string, unknown>>, seed = 1) => control('POST', '/_emulator/faults', { seed, rules });
+const faults = (rules: Array<Record<string, unknown>>, seed = 1) =>
+  control('POST', '/_emulator/faults', { seed, rules });
 
 interface EmulatorState {
   transfers: Array<{ id: string; toOrganizationId: string; credits: number; trigger?: string }>;
@@ -73,7 +74,10 @@ async function apiFailure(p: Promise<unknown>): Promise<LayersApiError> {
 }
 
 async function newChild(name = `Acme ${randomUUID().slice(0, 8)}`): Promise<string> {
-  const org = await client.createOrganization({ name, metadata: { externalId: name } }, { idempotencyKey: randomUUID() });
+  const org = await client.createOrganization(
+    { name, metadata: { externalId: name } },
+    { idempotencyKey: randomUUID() },
+  );
   return org.id;
 }
 
@@ -110,7 +114,11 @@ describe('the product surface validates against the emulator', () => {
       { name: 'Acme Coffee', metadata: { externalId: 'acme-coffee', plan: 'growth' } },
       { idempotencyKey: randomUUID() },
     );
-    expect(created).toMatchObject({ status: 'active', parentOrganizationId: emu.parentOrganizationId, billingEmail: null });
+    expect(created).toMatchObject({
+      status: 'active',
+      parentOrganizationId: emu.parentOrganizationId,
+      billingEmail: null,
+    });
 
     const page = await client.listOrganizations({ status: 'active', limit: 1 });
     expect(page.items).toHaveLength(1);
@@ -121,9 +129,18 @@ describe('the product surface validates against the emulator', () => {
 
     const got = await client.getOrganization(created.id);
     expect(got.summary).toMatchObject({ projectCount: 0, balance: 0, available: 0 });
-    expect(got.summary.creditConfig).toEqual({ monthlyCreditCap: null, refillThreshold: null, refillAmount: null, autoRefillEnabled: false });
+    expect(got.summary.creditConfig).toEqual({
+      monthlyCreditCap: null,
+      refillThreshold: null,
+      refillAmount: null,
+      autoRefillEnabled: false,
+    });
 
-    const patched = await client.updateOrganizationMetadata(created.id, { plan: '', tier: 'gold' }, { idempotencyKey: randomUUID() });
+    const patched = await client.updateOrganizationMetadata(
+      created.id,
+      { plan: '', tier: 'gold' },
+      { idempotencyKey: randomUUID() },
+    );
     expect(patched.metadata).toEqual({ externalId: 'acme-coffee', tier: 'gold' });
 
     expect((await client.suspendOrganization(created.id)).status).toBe('suspended');
@@ -168,7 +185,12 @@ describe('the product surface validates against the emulator', () => {
     const replay = await client.allocateCredits(orgId, body, { idempotencyKey: key });
     expect(replay).toMatchObject({ id: first.id, allocated: 5000, replayed: true });
 
-    expect(await client.getCredits(orgId)).toMatchObject({ organizationId: orgId, balance: 5000, available: 5000, reservedCredits: 0 });
+    expect(await client.getCredits(orgId)).toMatchObject({
+      organizationId: orgId,
+      balance: 5000,
+      available: 5000,
+      reservedCredits: 0,
+    });
 
     const events = await client.listCreditEvents(orgId, { eventType: 'allocation' });
     expect(events.items).toHaveLength(1);
@@ -183,9 +205,17 @@ describe('the product surface validates against the emulator', () => {
       { monthlyCreditCap: 5000, refillThreshold: 1000, refillAmount: 2000 },
       { idempotencyKey: randomUUID() },
     );
-    expect(cfg).toMatchObject({ organizationId: orgId, config: { monthlyCreditCap: 5000, autoRefillEnabled: true }, balance: 5000 });
+    expect(cfg).toMatchObject({
+      organizationId: orgId,
+      config: { monthlyCreditCap: 5000, autoRefillEnabled: true },
+      balance: 5000,
+    });
     const cleared = await client.updateCreditConfig(orgId, { refillThreshold: null, refillAmount: null });
-    expect(cleared.config).toMatchObject({ monthlyCreditCap: 5000, refillThreshold: null, autoRefillEnabled: false });
+    expect(cleared.config).toMatchObject({
+      monthlyCreditCap: 5000,
+      refillThreshold: null,
+      autoRefillEnabled: false,
+    });
   });
 
   it('projects inside a child via X-Layers-Organization', async () => {
@@ -195,12 +225,19 @@ describe('the product surface validates against the emulator', () => {
       { organizationId: orgId, idempotencyKey: randomUUID() },
     );
     expect(project.organizationId).toBe(orgId);
-    expect(await client.getProject(project.id, { organizationId: orgId })).toMatchObject({ id: project.id, customerExternalId: 'acme-coffee' });
+    expect(await client.getProject(project.id, { organizationId: orgId })).toMatchObject({
+      id: project.id,
+      customerExternalId: 'acme-coffee',
+    });
   });
 
   it('webhook endpoints: create (firehose), list, list all, delete', async () => {
     const created = await client.createWebhookEndpoint(
-      { url: 'https://quinns-crm.example.com/layers/webhooks', events: ['content.generated', 'post.published'], scope: 'all_children' },
+      {
+        url: 'https://quinns-crm.example.com/layers/webhooks',
+        events: ['content.generated', 'post.published'],
+        scope: 'all_children',
+      },
       { idempotencyKey: randomUUID() },
     );
     secrets.add(created.signingSecret);
@@ -244,7 +281,9 @@ describe('the product surface validates against the emulator', () => {
 describe('error classes', () => {
   it('400 IDEMPOTENCY_REQUIRED (allocate without a key) → non-retryable', async () => {
     const orgId = await newChild();
-    const e = await apiFailure(client.allocateCredits(orgId, { credits: 1 }, {} as { idempotencyKey: string }));
+    const e = await apiFailure(
+      client.allocateCredits(orgId, { credits: 1 }, {} as { idempotencyKey: string }),
+    );
     expect(e).toMatchObject({ status: 400, code: 'IDEMPOTENCY_REQUIRED', classification: 'non_retryable' });
     expect(e.requestId).toMatch(/^req_/);
     expect(e.message).toMatch(/^Layers 400 IDEMPOTENCY_REQUIRED: .+ \(req_[0-9A-Z]+\)/);
@@ -263,18 +302,28 @@ describe('error classes', () => {
   it('402 BILLING_EXHAUSTED (parent wallet short) → insufficient_funds', async () => {
     const orgId = await newChild();
     const me = await client.whoami();
-    const e = await apiFailure(client.allocateCredits(orgId, { credits: me.creditBalance + 1 }, { idempotencyKey: randomUUID() }));
+    const e = await apiFailure(
+      client.allocateCredits(orgId, { credits: me.creditBalance + 1 }, { idempotencyKey: randomUUID() }),
+    );
     expect(e).toMatchObject({ status: 402, code: 'BILLING_EXHAUSTED', classification: 'insufficient_funds' });
-    expect(toApplicationFailure(e)).toMatchObject({ type: 'LayersInsufficientFundsError', nonRetryable: true });
+    expect(toApplicationFailure(e)).toMatchObject({
+      type: 'LayersInsufficientFundsError',
+      nonRetryable: true,
+    });
   });
 
   it('403 FORBIDDEN_SCOPE (delegating org:admin; a key without org:admin) → non-retryable', async () => {
     const orgId = await newChild();
-    const e = await apiFailure(client.createApiKey(orgId, { name: 'admin', scopes: ['org:admin'] }, { idempotencyKey: randomUUID() }));
+    const e = await apiFailure(
+      client.createApiKey(orgId, { name: 'admin', scopes: ['org:admin'] }, { idempotencyKey: randomUUID() }),
+    );
     expect(e).toMatchObject({ status: 403, code: 'FORBIDDEN_SCOPE', classification: 'non_retryable' });
     expect(toApplicationFailure(e).type).toBe('LayersNonRetryableError');
 
-    const limited = (await control('POST', '/_emulator/keys', { scopes: ['projects:read'] })) as { id: string; secret: string };
+    const limited = (await control('POST', '/_emulator/keys', { scopes: ['projects:read'] })) as {
+      id: string;
+      secret: string;
+    };
     secrets.add(limited.secret);
     const c = newClient({ apiKey: limited.secret });
     const e2 = await apiFailure(c.createOrganization({ name: 'nope' }));
@@ -289,7 +338,9 @@ describe('error classes', () => {
   it('409 CONFLICT (allocate into an archived child) → non-retryable', async () => {
     const orgId = await newChild();
     await client.archiveOrganization(orgId);
-    const e = await apiFailure(client.allocateCredits(orgId, { credits: 1 }, { idempotencyKey: randomUUID() }));
+    const e = await apiFailure(
+      client.allocateCredits(orgId, { credits: 1 }, { idempotencyKey: randomUUID() }),
+    );
     expect(e).toMatchObject({ status: 409, code: 'CONFLICT', classification: 'non_retryable' });
     expect(toApplicationFailure(e).type).toBe('LayersNonRetryableError');
   });
@@ -307,7 +358,9 @@ describe('error classes', () => {
   it('409 IDEMPOTENCY_CONFLICT in_flight → retryable, and the retry replays the first outcome', async () => {
     const orgId = await newChild();
     const key = randomUUID();
-    await faults([{ method: 'POST', path: '/v1/organizations/:orgId/credits/allocate', latencyMs: [1000, 1000] }]);
+    await faults([
+      { method: 'POST', path: '/v1/organizations/:orgId/credits/allocate', latencyMs: [1000, 1000] },
+    ]);
     const first = client.allocateCredits(orgId, { credits: 25 }, { idempotencyKey: key });
     await sleep(250);
     const e = await apiFailure(client.allocateCredits(orgId, { credits: 25 }, { idempotencyKey: key }));
@@ -323,7 +376,9 @@ describe('error classes', () => {
 
   it('422 VALIDATION (credits ≤ 0) → non-retryable', async () => {
     const orgId = await newChild();
-    const e = await apiFailure(client.allocateCredits(orgId, { credits: 0 }, { idempotencyKey: randomUUID() }));
+    const e = await apiFailure(
+      client.allocateCredits(orgId, { credits: 0 }, { idempotencyKey: randomUUID() }),
+    );
     expect(e).toMatchObject({ status: 422, code: 'VALIDATION', classification: 'non_retryable' });
     expect(toApplicationFailure(e).message).toMatch(/^Layers 422 VALIDATION: /);
   });
@@ -342,7 +397,9 @@ describe('error classes', () => {
   it('500 PLATFORM_ERROR (beforeError fault) → retryable; nothing moved', async () => {
     const orgId = await newChild();
     await faults([{ method: 'POST', path: '/v1/organizations/:orgId/credits/allocate', beforeError: 1 }]);
-    const e = await apiFailure(client.allocateCredits(orgId, { credits: 5 }, { idempotencyKey: randomUUID() }));
+    const e = await apiFailure(
+      client.allocateCredits(orgId, { credits: 5 }, { idempotencyKey: randomUUID() }),
+    );
     expect(e).toMatchObject({ status: 500, code: 'PLATFORM_ERROR', classification: 'retryable' });
     expect(toApplicationFailure(e).type).toBe('LayersRetryableError');
     await control('DELETE', '/_emulator/faults');
@@ -416,7 +473,8 @@ describe('redaction', () => {
     for (const t of thrown) {
       texts.push(JSON.stringify(t));
       if (t instanceof Error) texts.push(t.message, String(t.stack));
-      if (t instanceof LayersContractError || t instanceof LayersApiError) texts.push(JSON.stringify(t.toJSON()));
+      if (t instanceof LayersContractError || t instanceof LayersApiError)
+        texts.push(JSON.stringify(t.toJSON()));
       const details = (t as { details?: unknown }).details;
       if (details !== undefined) texts.push(JSON.stringify(details));
     }

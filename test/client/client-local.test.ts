@@ -53,7 +53,9 @@ afterEach(async () => {
 
 describe('requests', () => {
   it('sends auth, accept, user-agent; JSON body + idempotency key + org header on writes', async () => {
-    server.handle((_req, res) => json(res, 201, orgFixture(), { 'x-ratelimit-endpoint-class': 'write-light' }));
+    server.handle((_req, res) =>
+      json(res, 201, orgFixture(), { 'x-ratelimit-endpoint-class': 'write-light' }),
+    );
     const org = await client.createOrganization(
       { name: 'Acme Coffee', metadata: { externalId: 'acme-coffee' } },
       { idempotencyKey: 'idem-1', organizationId: ORG },
@@ -107,7 +109,10 @@ describe('requests', () => {
     const alloc = await client.allocateCredits(ORG, { credits: 5 }, { idempotencyKey: 'k-1' });
     expect(alloc.replayed).toBe(true);
     expect(server.requests[1]!.url).toBe(`/v1/organizations/${ORG}/credits/allocate`);
-    expect(calls.map((c) => c.route)).toEqual(['/v1/organizations', '/v1/organizations/:orgId/credits/allocate']);
+    expect(calls.map((c) => c.route)).toEqual([
+      '/v1/organizations',
+      '/v1/organizations/:orgId/credits/allocate',
+    ]);
   });
 
   it('POST without a body (suspend) sends no content-type; path params are encoded', async () => {
@@ -160,7 +165,11 @@ describe('requests', () => {
 describe('contract violations', () => {
   it('a mint response with a malformed prefix names apiKey.prefix and never leaks the secret', async () => {
     server.handle((_req, res) =>
-      json(res, 201, { apiKey: apiKeyFixture({ prefix: 'sk_nope' }), secret: MINTED, warning: 'Store this secret now.' }),
+      json(res, 201, {
+        apiKey: apiKeyFixture({ prefix: 'sk_nope' }),
+        secret: MINTED,
+        warning: 'Store this secret now.',
+      }),
     );
     const err = await rejectionOf(client.createApiKey(ORG, { name: 'acme', scopes: ['content:read'] }));
     expect(err).toBeInstanceOf(LayersContractError);
@@ -169,7 +178,13 @@ describe('contract violations', () => {
     expect(e.message).toContain("'apiKey.prefix'");
     expect(e.route).toBe('/v1/organizations/:orgId/api-keys');
     expect(e.requestId).toBe('req_TEST0000000000000000000000');
-    const everything = [e.message, JSON.stringify(e), e.stack, JSON.stringify(toApplicationFailure(e)), JSON.stringify(captured.logs)].join('\n');
+    const everything = [
+      e.message,
+      JSON.stringify(e),
+      e.stack,
+      JSON.stringify(toApplicationFailure(e)),
+      JSON.stringify(captured.logs),
+    ].join('\n');
     expect(everything).not.toContain(MINTED);
     expect(everything).not.toContain('mintedSecretMaterial');
     expect(everything).not.toContain(API_KEY);
@@ -188,7 +203,9 @@ describe('contract violations', () => {
         signingSecret: 'whsec_short',
       }),
     );
-    const e = (await rejectionOf(client.createWebhookEndpoint({ url: 'https://x.example/h', events: ['test.ping'] }))) as LayersContractError;
+    const e = (await rejectionOf(
+      client.createWebhookEndpoint({ url: 'https://x.example/h', events: ['test.ping'] }),
+    )) as LayersContractError;
     expect(e.field).toBe('signingSecret');
     expect([e.message, JSON.stringify(e), JSON.stringify(captured.logs)].join()).not.toContain('whsec_short');
   });
@@ -196,7 +213,11 @@ describe('contract violations', () => {
   it.each([
     ['wrong id prefix', () => orgFixture({ id: 'prj_1' }), 'id'],
     ['bad status enum', () => orgFixture({ status: 'deleted' }), 'status'],
-    ['billingEmail missing (must be string|null)', () => ({ ...orgFixture(), billingEmail: undefined }), 'billingEmail'],
+    [
+      'billingEmail missing (must be string|null)',
+      () => ({ ...orgFixture(), billingEmail: undefined }),
+      'billingEmail',
+    ],
     ['metadata value not a string', () => orgFixture({ metadata: { n: 1 } }), 'metadata.n'],
     ['array instead of object', () => [orgFixture()], '(root)'],
   ])('%s', async (_name, body, field) => {
@@ -218,13 +239,24 @@ describe('contract violations', () => {
         },
       }),
     );
-    expect(((await rejectionOf(client.getOrganization(ORG))) as LayersContractError).field).toBe('summary.creditConfig.autoRefillEnabled');
+    expect(((await rejectionOf(client.getOrganization(ORG))) as LayersContractError).field).toBe(
+      'summary.creditConfig.autoRefillEnabled',
+    );
 
-    server.handle((_req, res) => json(res, 200, { organizationId: ORG, balance: 10.5, available: 10, reservedCredits: 0 }));
+    server.handle((_req, res) =>
+      json(res, 200, { organizationId: ORG, balance: 10.5, available: 10, reservedCredits: 0 }),
+    );
     expect(((await rejectionOf(client.getCredits(ORG))) as LayersContractError).field).toBe('balance');
 
-    server.handle((_req, res) => json(res, 200, { items: [{ eventId: 'cev_1', credits: 5, eventType: 'gift', createdAt: 'x' }], nextCursor: null }));
-    expect(((await rejectionOf(client.listCreditEvents(ORG))) as LayersContractError).field).toBe('items.0.eventType');
+    server.handle((_req, res) =>
+      json(res, 200, {
+        items: [{ eventId: 'cev_1', credits: 5, eventType: 'gift', createdAt: 'x' }],
+        nextCursor: null,
+      }),
+    );
+    expect(((await rejectionOf(client.listCreditEvents(ORG))) as LayersContractError).field).toBe(
+      'items.0.eventType',
+    );
   });
 
   it('a non-JSON 2xx body is a contract error on (body)', async () => {
@@ -239,7 +271,9 @@ describe('contract violations', () => {
   });
 
   it('revoke requires deleted: true', async () => {
-    server.handle((_req, res) => json(res, 200, { apiKey: apiKeyFixture({ status: 'revoked' }), deleted: false }));
+    server.handle((_req, res) =>
+      json(res, 200, { apiKey: apiKeyFixture({ status: 'revoked' }), deleted: false }),
+    );
     expect(((await rejectionOf(client.revokeApiKey(ORG, KEY))) as LayersContractError).field).toBe('deleted');
   });
 });
@@ -249,7 +283,9 @@ describe('error responses', () => {
     server.handle((_req, res) =>
       apiError(res, 422, 'VALIDATION', 'credits must be a positive integer', { field: 'credits' }),
     );
-    const e = (await rejectionOf(client.allocateCredits(ORG, { credits: 0 }, { idempotencyKey: 'k' }))) as LayersApiError;
+    const e = (await rejectionOf(
+      client.allocateCredits(ORG, { credits: 0 }, { idempotencyKey: 'k' }),
+    )) as LayersApiError;
     expect(e).toBeInstanceOf(LayersApiError);
     expect(e).toMatchObject({
       status: 422,
@@ -278,20 +314,37 @@ describe('error responses', () => {
       res.writeHead(418, { 'content-type': 'text/plain' });
       res.end('teapot');
     });
-    expect(await rejectionOf(client.whoami())).toMatchObject({ status: 418, code: 'HTTP_418', classification: 'non_retryable' });
+    expect(await rejectionOf(client.whoami())).toMatchObject({
+      status: 418,
+      code: 'HTTP_418',
+      classification: 'non_retryable',
+    });
 
     server.handle((_req, res) => json(res, 400, { message: 'not an envelope' }));
-    expect(await rejectionOf(client.whoami())).toMatchObject({ status: 400, code: 'HTTP_400', classification: 'non_retryable' });
+    expect(await rejectionOf(client.whoami())).toMatchObject({
+      status: 400,
+      code: 'HTTP_400',
+      classification: 'non_retryable',
+    });
   });
 
   it('429 carries retryAfterMs from seconds or an HTTP-date; absent → undefined', async () => {
-    server.handle((_req, res) => apiError(res, 429, 'RATE_LIMITED', 'slow down', undefined, { 'retry-after': '7' }));
+    server.handle((_req, res) =>
+      apiError(res, 429, 'RATE_LIMITED', 'slow down', undefined, { 'retry-after': '7' }),
+    );
     const e = (await rejectionOf(client.whoami())) as LayersApiError;
-    expect(e).toMatchObject({ status: 429, code: 'RATE_LIMITED', classification: 'retryable', retryAfterMs: 7000 });
+    expect(e).toMatchObject({
+      status: 429,
+      code: 'RATE_LIMITED',
+      classification: 'retryable',
+      retryAfterMs: 7000,
+    });
     expect(toApplicationFailure(e).nextRetryDelay).toBe(7000);
 
     const at = new Date(Date.now() + 30_000).toUTCString();
-    server.handle((_req, res) => apiError(res, 429, 'RATE_LIMITED', 'slow down', undefined, { 'retry-after': at }));
+    server.handle((_req, res) =>
+      apiError(res, 429, 'RATE_LIMITED', 'slow down', undefined, { 'retry-after': at }),
+    );
     const e2 = (await rejectionOf(client.whoami())) as LayersApiError;
     expect(e2.retryAfterMs).toBeGreaterThan(25_000);
     expect(e2.retryAfterMs).toBeLessThanOrEqual(30_000);
@@ -309,7 +362,13 @@ describe('error responses', () => {
     );
     const e = (await rejectionOf(client.whoami())) as LayersApiError;
     expect(e.code).toBe('UNAUTHENTICATED');
-    const everything = [e.message, JSON.stringify(e), String(e.stack), JSON.stringify(toApplicationFailure(e)), JSON.stringify(captured.logs)].join('\n');
+    const everything = [
+      e.message,
+      JSON.stringify(e),
+      String(e.stack),
+      JSON.stringify(toApplicationFailure(e)),
+      JSON.stringify(captured.logs),
+    ].join('\n');
     expect(everything).not.toContain(API_KEY);
     expect(everything).not.toContain('superSecretParentKeyMaterial');
     expect(everything).not.toContain(MINTED);
@@ -354,7 +413,9 @@ describe('transport failures', () => {
     server.handle((_req, res) => {
       res.socket?.destroy();
     });
-    const e = (await rejectionOf(client.allocateCredits(ORG, { credits: 1 }, { idempotencyKey: 'k' }))) as LayersApiError;
+    const e = (await rejectionOf(
+      client.allocateCredits(ORG, { credits: 1 }, { idempotencyKey: 'k' }),
+    )) as LayersApiError;
     expect(e).toMatchObject({ code: 'NETWORK_ERROR', classification: 'retryable', status: undefined });
     expect(calls[0]).toMatchObject({ status: 'network_error' });
   });

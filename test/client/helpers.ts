@@ -60,9 +60,18 @@ export async function startScriptedServer(initial?: Handler): Promise<ScriptedSe
   };
 }
 
-export function json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function json(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'req_TEST0000000000000000000000', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'x-request-id': 'req_TEST0000000000000000000000',
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -74,7 +83,14 @@ export function apiError(
   details?: Record<string, unknown>,
   headers: Record<string, string> = {},
 ): void {
-  json(res, status, { error: { code, message, requestId: 'req_TEST0000000000000000000000', ...(details ? { details } : {}) } }, headers);
+  json(
+    res,
+    status,
+    {
+      error: { code, message, requestId: 'req_TEST0000000000000000000000', ...(details ? { details } : {}) },
+    },
+    headers,
+  );
 }
 
 export interface CapturedLog {
@@ -83,7 +99,10 @@ export interface CapturedLog {
   meta?: object;
 }
 
-export function capturingLogger(): { logs: CapturedLog[]; logger: { debug(msg: string, meta?: object): void; warn(msg: string, meta?: object): void } } {
+export function capturingLogger(): {
+  logs: CapturedLog[];
+  logger: { debug(msg: string, meta?: object): void; warn(msg: string, meta?: object): void };
+} {
   const logs: CapturedLog[] = [];
   return {
     logs,

@@ -55,10 +55,14 @@ describe('classifyLayersError', () => {
 
   it('4xx other than 429 / 402 BILLING_EXHAUSTED / 409 in_flight is non-retryable', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 400, max: 499 }), fc.constantFrom('VALIDATION', 'NOT_FOUND', 'X', 'CONFLICT'), (status, code) => {
-        fc.pre(status !== 429);
-        return classifyLayersError(status, code) === 'non_retryable';
-      }),
+      fc.property(
+        fc.integer({ min: 400, max: 499 }),
+        fc.constantFrom('VALIDATION', 'NOT_FOUND', 'X', 'CONFLICT'),
+        (status, code) => {
+          fc.pre(status !== 429);
+          return classifyLayersError(status, code) === 'non_retryable';
+        },
+      ),
     );
   });
 });
@@ -84,7 +88,9 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('3s', now)).toBeUndefined();
   });
   it('any non-negative integer round-trips to ms', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 86_400 }), (s) => parseRetryAfter(String(s), now) === s * 1000));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 86_400 }), (s) => parseRetryAfter(String(s), now) === s * 1000),
+    );
   });
 });
 
@@ -99,23 +105,38 @@ describe('redactSecrets', () => {
     expect(out).toContain('Authorization: [REDACTED]');
   });
   it('leaves ordinary text alone', () => {
-    const text = 'Layers 422 VALIDATION: credits must be a positive integer (req_01J0000000000000000000000) org_abc';
+    const text =
+      'Layers 422 VALIDATION: credits must be a positive integer (req_01J0000000000000000000000) org_abc';
     expect(redactSecrets(text)).toBe(text);
   });
   it('never lets a generated secret through, whatever surrounds it', () => {
-    const b64 = fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('')), minLength: 16, maxLength: 48 });
+    const b64 = fc.string({
+      unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('')),
+      minLength: 16,
+      maxLength: 48,
+    });
     fc.assert(
-      fc.property(fc.string({ maxLength: 8 }), b64, fc.constantFrom('lp_live_', 'lp_test_', 'whsec_', 'Bearer '), fc.string(), (pre, body, kind, post) => {
-        const secret = kind + body;
-        const out = redactSecrets(`${pre}${kind === 'Bearer ' ? ' ' : ''}${secret} ${post}`);
-        return !out.includes(secret);
-      }),
+      fc.property(
+        fc.string({ maxLength: 8 }),
+        b64,
+        fc.constantFrom('lp_live_', 'lp_test_', 'whsec_', 'Bearer '),
+        fc.string(),
+        (pre, body, kind, post) => {
+          const secret = kind + body;
+          const out = redactSecrets(`${pre}${kind === 'Bearer ' ? ' ' : ''}${secret} ${post}`);
+          return !out.includes(secret);
+        },
+      ),
     );
   });
 });
 
 describe('toApplicationFailure', () => {
-  const apiErr = (status: number | undefined, code: string, extra: Partial<ConstructorParameters<typeof LayersApiError>[0]> = {}) =>
+  const apiErr = (
+    status: number | undefined,
+    code: string,
+    extra: Partial<ConstructorParameters<typeof LayersApiError>[0]> = {},
+  ) =>
     new LayersApiError({
       message: `Layers ${status} ${code}: boom (req_1)`,
       status,
@@ -132,7 +153,12 @@ describe('toApplicationFailure', () => {
     expect(f.type).toBe('LayersRetryableError');
     expect(f.nonRetryable).toBe(false);
     expect(f.nextRetryDelay).toBe(2000);
-    expect(f.details?.[0]).toMatchObject({ status: 429, code: 'RATE_LIMITED', requestId: 'req_1', retryAfterMs: 2000 });
+    expect(f.details?.[0]).toMatchObject({
+      status: 429,
+      code: 'RATE_LIMITED',
+      requestId: 'req_1',
+      retryAfterMs: 2000,
+    });
   });
   it('retryable without Retry-After has no nextRetryDelay', () => {
     const f = toApplicationFailure(apiErr(500, 'PLATFORM_ERROR'));
@@ -165,12 +191,24 @@ describe('toApplicationFailure', () => {
     }
   });
   it('409 IDEMPOTENCY_CONFLICT: in_flight retryable, body_mismatch not', () => {
-    expect(toApplicationFailure(apiErr(409, 'IDEMPOTENCY_CONFLICT', { details: { reason: 'in_flight' } })).nonRetryable).toBe(false);
-    expect(toApplicationFailure(apiErr(409, 'IDEMPOTENCY_CONFLICT', { details: { reason: 'body_mismatch' } })).nonRetryable).toBe(true);
+    expect(
+      toApplicationFailure(apiErr(409, 'IDEMPOTENCY_CONFLICT', { details: { reason: 'in_flight' } }))
+        .nonRetryable,
+    ).toBe(false);
+    expect(
+      toApplicationFailure(apiErr(409, 'IDEMPOTENCY_CONFLICT', { details: { reason: 'body_mismatch' } }))
+        .nonRetryable,
+    ).toBe(true);
   });
   it('contract error → LayersContractError, non-retryable, naming the field', () => {
     const f = toApplicationFailure(
-      new LayersContractError({ message: "field 'apiKey.prefix' bad", field: 'apiKey.prefix', route: '/v1/x', method: 'POST', status: 201 }),
+      new LayersContractError({
+        message: "field 'apiKey.prefix' bad",
+        field: 'apiKey.prefix',
+        route: '/v1/x',
+        method: 'POST',
+        status: 201,
+      }),
     );
     expect(f.type).toBe('LayersContractError');
     expect(f.nonRetryable).toBe(true);
@@ -185,7 +223,11 @@ describe('toApplicationFailure', () => {
     expect(JSON.stringify(f.details)).not.toMatch(/lp_live_|topsecret/);
   });
   it('scrubs secrets that reached details', () => {
-    const f = toApplicationFailure(apiErr(422, 'VALIDATION', { details: { secret: 'x', note: 'whsec_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' } }));
+    const f = toApplicationFailure(
+      apiErr(422, 'VALIDATION', {
+        details: { secret: 'x', note: 'whsec_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' },
+      }),
+    );
     expect(JSON.stringify(f.details)).not.toMatch(/whsec_|"x"/);
   });
   it('ApplicationFailures pass through unchanged', () => {
@@ -220,7 +262,12 @@ describe('schemas', () => {
           projectCount: 1,
           balance: 0,
           available: 0,
-          creditConfig: { monthlyCreditCap: null, refillThreshold: null, refillAmount: null, autoRefillEnabled: false },
+          creditConfig: {
+            monthlyCreditCap: null,
+            refillThreshold: null,
+            refillAmount: null,
+            autoRefillEnabled: false,
+          },
         },
       }).success,
     ).toBe(true);

@@ -13,9 +13,26 @@ describe('POST /v1/organizations/:orgId/api-keys', () => {
     const r = await h.post(`/v1/organizations/${child.id}/api-keys`, ACME_KEY);
     expect(r.status).toBe(201);
     expect(Object.keys(r.body).sort()).toEqual(['apiKey', 'secret', 'warning']);
-    expect(r.body.warning).toBe("Store this secret now. It cannot be retrieved again. Rotate the key if it's lost.");
+    expect(r.body.warning).toBe(
+      "Store this secret now. It cannot be retrieved again. Rotate the key if it's lost.",
+    );
     expect(Object.keys(r.body.apiKey).sort()).toEqual(
-      ['createdAt', 'env', 'graceUntil', 'id', 'lastUsedAt', 'name', 'organizationId', 'prefix', 'rateLimitTier', 'revokedAt', 'rotatedAt', 'scopes', 'status', 'supersededBy'].sort(),
+      [
+        'createdAt',
+        'env',
+        'graceUntil',
+        'id',
+        'lastUsedAt',
+        'name',
+        'organizationId',
+        'prefix',
+        'rateLimitTier',
+        'revokedAt',
+        'rotatedAt',
+        'scopes',
+        'status',
+        'supersededBy',
+      ].sort(),
     );
     expect(r.body.apiKey).toMatchObject({
       organizationId: child.id,
@@ -37,7 +54,11 @@ describe('POST /v1/organizations/:orgId/api-keys', () => {
 
     const who = await h.get('/v1/whoami', { key: r.body.secret });
     expect(who.status).toBe(200);
-    expect(who.body).toMatchObject({ organizationId: child.id, parentOrganizationId: h.parentId, apiKeyId: r.body.apiKey.id });
+    expect(who.body).toMatchObject({
+      organizationId: child.id,
+      parentOrganizationId: h.parentId,
+      apiKeyId: r.body.apiKey.id,
+    });
     const s = await h.state();
     expect(JSON.stringify(s)).not.toContain(r.body.secret);
   });
@@ -47,14 +68,21 @@ describe('POST /v1/organizations/:orgId/api-keys', () => {
     const limited = await h.control('POST', '/_emulator/keys', { scopes: ['org:admin', 'content:read'] });
     const r = await h.post(`/v1/organizations/${child.id}/api-keys`, ACME_KEY, { key: limited.body.secret });
     expectError(r, 403, 'FORBIDDEN_SCOPE', { reason: 'not_subset', missingScopes: ['content:write'] });
-    const ok = await h.post(`/v1/organizations/${child.id}/api-keys`, { name: 'ro', scopes: ['content:read'] }, { key: limited.body.secret });
+    const ok = await h.post(
+      `/v1/organizations/${child.id}/api-keys`,
+      { name: 'ro', scopes: ['content:read'] },
+      { key: limited.body.secret },
+    );
     expect(ok.status).toBe(201);
     expect((await h.state()).apiKeys.filter((k: Body) => k.organizationId === child.id)).toHaveLength(1);
   });
 
   test('org:admin is never delegable, even alongside other scopes', async () => {
     const child = await h.createChild();
-    const r = await h.post(`/v1/organizations/${child.id}/api-keys`, { name: 'x', scopes: ['content:read', 'org:admin'] });
+    const r = await h.post(`/v1/organizations/${child.id}/api-keys`, {
+      name: 'x',
+      scopes: ['content:read', 'org:admin'],
+    });
     expectError(r, 403, 'FORBIDDEN_SCOPE', { scope: 'org:admin' });
   });
 
@@ -63,12 +91,27 @@ describe('POST /v1/organizations/:orgId/api-keys', () => {
     const path = `/v1/organizations/${child.id}/api-keys`;
     expectError(await h.post(path, { name: 'x', scopes: [] }), 422, 'VALIDATION', { field: 'scopes' });
     expectError(await h.post(path, { name: 'x' }), 422, 'VALIDATION', { field: 'scopes' });
-    expectError(await h.post(path, { name: 'x', scopes: ['content:delete'] }), 422, 'VALIDATION', { field: 'scopes' });
-    expectError(await h.post(path, { name: 'x', scopes: ['content:read', 'content:read'] }), 422, 'VALIDATION', { field: 'scopes' });
-    expectError(await h.post(path, { name: '', scopes: ['content:read'] }), 422, 'VALIDATION', { field: 'name' });
-    expectError(await h.post(path, { name: 'n'.repeat(121), scopes: ['content:read'] }), 422, 'VALIDATION', { field: 'name' });
-    expectError(await h.post(path, { name: 'x', scopes: ['content:read'], env: 'test' }), 422, 'VALIDATION', { field: 'env' });
-    expect((await h.post(path, { name: 'n'.repeat(120), scopes: ['content:read'], env: 'live' })).status).toBe(201);
+    expectError(await h.post(path, { name: 'x', scopes: ['content:delete'] }), 422, 'VALIDATION', {
+      field: 'scopes',
+    });
+    expectError(
+      await h.post(path, { name: 'x', scopes: ['content:read', 'content:read'] }),
+      422,
+      'VALIDATION',
+      { field: 'scopes' },
+    );
+    expectError(await h.post(path, { name: '', scopes: ['content:read'] }), 422, 'VALIDATION', {
+      field: 'name',
+    });
+    expectError(await h.post(path, { name: 'n'.repeat(121), scopes: ['content:read'] }), 422, 'VALIDATION', {
+      field: 'name',
+    });
+    expectError(await h.post(path, { name: 'x', scopes: ['content:read'], env: 'test' }), 422, 'VALIDATION', {
+      field: 'env',
+    });
+    expect(
+      (await h.post(path, { name: 'n'.repeat(120), scopes: ['content:read'], env: 'live' })).status,
+    ).toBe(201);
   });
 
   test('minting on another partner’s child is 404', async () => {
@@ -83,7 +126,11 @@ describe('child keys act inside their own org only', () => {
     const a = await h.createChild({ name: 'a' });
     const b = await h.createChild({ name: 'b' });
     const ka = await h.mintKey(a.id, ['projects:read', 'projects:write']);
-    const pb = await h.post('/v1/projects', { name: 'b', timezone: 'UTC' }, { headers: { 'x-layers-organization': b.id } });
+    const pb = await h.post(
+      '/v1/projects',
+      { name: 'b', timezone: 'UTC' },
+      { headers: { 'x-layers-organization': b.id } },
+    );
     expect(pb.status).toBe(201);
     expectError(await h.get(`/v1/projects/${pb.body.id}`, { key: ka.secret }), 404, 'NOT_FOUND');
     expectError(await h.get(`/v1/organizations/${b.id}`, { key: ka.secret }), 403, 'FORBIDDEN_SCOPE');
@@ -95,7 +142,11 @@ describe('child keys act inside their own org only', () => {
     const a = await h.createChild({ name: 'a' });
     const b = await h.createChild({ name: 'b' });
     const ka = await h.mintKey(a.id, ['projects:write']);
-    const r = await h.post('/v1/projects', { name: 'p', timezone: 'UTC' }, { key: ka.secret, headers: { 'x-layers-organization': b.id } });
+    const r = await h.post(
+      '/v1/projects',
+      { name: 'p', timezone: 'UTC' },
+      { key: ka.secret, headers: { 'x-layers-organization': b.id } },
+    );
     expect(r.status).toBe(201);
     expect(r.body.organizationId).toBe(a.id);
   });
@@ -103,7 +154,11 @@ describe('child keys act inside their own org only', () => {
   test('a child key never sees its own credit config (403: no org:admin)', async () => {
     const a = await h.createChild();
     const ka = await h.mintKey(a.id);
-    expectError(await h.get(`/v1/organizations/${a.id}/credit-config`, { key: ka.secret }), 403, 'FORBIDDEN_SCOPE');
+    expectError(
+      await h.get(`/v1/organizations/${a.id}/credit-config`, { key: ka.secret }),
+      403,
+      'FORBIDDEN_SCOPE',
+    );
   });
 });
 
@@ -130,7 +185,11 @@ describe('rotate', () => {
     expect(r.body.apiKey.id).not.toBe(old.id);
     expect(r.body.secret).toMatch(/^lp_live_/);
     expect(r.body.secret).not.toBe(old.secret);
-    expect(r.body.previousApiKey).toMatchObject({ id: old.id, supersededBy: r.body.apiKey.id, status: 'active' });
+    expect(r.body.previousApiKey).toMatchObject({
+      id: old.id,
+      supersededBy: r.body.apiKey.id,
+      status: 'active',
+    });
     const grace = Date.parse(r.body.previousApiKey.graceUntil) - Date.parse(r.body.previousApiKey.rotatedAt);
     expect(grace).toBe(DAY);
 
@@ -139,7 +198,9 @@ describe('rotate', () => {
     await h.advance(DAY - 1000);
     expect((await h.get('/v1/whoami', { key: old.secret })).status).toBe(200);
     await h.advance(1000);
-    expectError(await h.get('/v1/whoami', { key: old.secret }), 401, 'UNAUTHENTICATED', { reason: 'expired' });
+    expectError(await h.get('/v1/whoami', { key: old.secret }), 401, 'UNAUTHENTICATED', {
+      reason: 'expired',
+    });
     expect((await h.get('/v1/whoami', { key: r.body.secret })).status).toBe(200);
     expect((await h.state()).apiKeys.find((k: Body) => k.id === old.id).status).toBe('expired');
   });
@@ -151,9 +212,22 @@ describe('rotate', () => {
     const r1 = await h.post(`/v1/organizations/${child.id}/api-keys/${k.id}/rotate`, undefined);
     const r2 = await h.post(`/v1/organizations/${child.id}/api-keys/${r1.body.apiKey.id}/rotate`, undefined);
     expect(r2.status).toBe(200);
-    expectError(await h.post(`/v1/organizations/${other.id}/api-keys/${r2.body.apiKey.id}/rotate`, undefined), 404, 'NOT_FOUND');
-    expectError(await h.post(`/v1/organizations/${child.id}/api-keys/key_nope/rotate`, undefined), 404, 'NOT_FOUND');
-    expectError(await h.post(`/v1/organizations/${child.id}/api-keys/nope/rotate`, undefined), 422, 'VALIDATION', { field: 'keyId' });
+    expectError(
+      await h.post(`/v1/organizations/${other.id}/api-keys/${r2.body.apiKey.id}/rotate`, undefined),
+      404,
+      'NOT_FOUND',
+    );
+    expectError(
+      await h.post(`/v1/organizations/${child.id}/api-keys/key_nope/rotate`, undefined),
+      404,
+      'NOT_FOUND',
+    );
+    expectError(
+      await h.post(`/v1/organizations/${child.id}/api-keys/nope/rotate`, undefined),
+      422,
+      'VALIDATION',
+      { field: 'keyId' },
+    );
   });
 });
 
@@ -163,7 +237,10 @@ describe('revoke', () => {
     const k = await h.mintKey(child.id);
     const r = await h.del(`/v1/organizations/${child.id}/api-keys/${k.id}`);
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ deleted: true, apiKey: { id: k.id, status: 'revoked', revokedAt: expect.stringMatching(ISO_TS) } });
+    expect(r.body).toMatchObject({
+      deleted: true,
+      apiKey: { id: k.id, status: 'revoked', revokedAt: expect.stringMatching(ISO_TS) },
+    });
     expectError(await h.get('/v1/whoami', { key: k.secret }), 401, 'UNAUTHENTICATED');
     const again = await h.del(`/v1/organizations/${child.id}/api-keys/${k.id}`);
     expect(again.status).toBe(200);
@@ -174,6 +251,11 @@ describe('revoke', () => {
     const child = await h.createChild();
     const k = await h.mintKey(child.id);
     await h.del(`/v1/organizations/${child.id}/api-keys/${k.id}`);
-    expectError(await h.post(`/v1/organizations/${child.id}/api-keys/${k.id}/rotate`, undefined), 409, 'CONFLICT', { reason: 'revoked' });
+    expectError(
+      await h.post(`/v1/organizations/${child.id}/api-keys/${k.id}/rotate`, undefined),
+      409,
+      'CONFLICT',
+      { reason: 'revoked' },
+    );
   });
 });

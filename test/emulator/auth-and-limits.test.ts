@@ -57,7 +57,9 @@ describe('X-Layers-Organization', () => {
     const r = await h.post('/v1/projects', ACME_PROJECT, { headers: { 'x-layers-organization': child.id } });
     expect(r.status).toBe(201);
     expect(r.body.organizationId).toBe(child.id);
-    expect((await h.get(`/v1/projects/${r.body.id}`, { headers: { 'x-layers-organization': child.id } })).status).toBe(200);
+    expect(
+      (await h.get(`/v1/projects/${r.body.id}`, { headers: { 'x-layers-organization': child.id } })).status,
+    ).toBe(200);
     // without the header the project is not in the parent org
     expectError(await h.get(`/v1/projects/${r.body.id}`), 404, 'NOT_FOUND');
   });
@@ -65,17 +67,30 @@ describe('X-Layers-Organization', () => {
   test('a child that isn’t the caller’s → 404; a malformed header → 422; nothing created', async () => {
     const other = await h.control('POST', '/_emulator/parents', {});
     const theirs = await h.post('/v1/organizations', { name: 't' }, { key: other.body.key });
-    expectError(await h.post('/v1/projects', ACME_PROJECT, { headers: { 'x-layers-organization': theirs.body.id } }), 404, 'NOT_FOUND');
-    expectError(await h.post('/v1/projects', ACME_PROJECT, { headers: { 'x-layers-organization': 'acme' } }), 422, 'VALIDATION', {
-      field: 'X-Layers-Organization',
-    });
+    expectError(
+      await h.post('/v1/projects', ACME_PROJECT, { headers: { 'x-layers-organization': theirs.body.id } }),
+      404,
+      'NOT_FOUND',
+    );
+    expectError(
+      await h.post('/v1/projects', ACME_PROJECT, { headers: { 'x-layers-organization': 'acme' } }),
+      422,
+      'VALIDATION',
+      {
+        field: 'X-Layers-Organization',
+      },
+    );
     expect((await h.state()).projects).toHaveLength(0);
   });
 
   test('acting inside an archived child cannot create anything (409)', async () => {
     const child = await h.createChild();
     await h.del(`/v1/organizations/${child.id}`);
-    expectError(await h.post('/v1/projects', ACME_PROJECT, { headers: { 'x-layers-organization': child.id } }), 409, 'CONFLICT');
+    expectError(
+      await h.post('/v1/projects', ACME_PROJECT, { headers: { 'x-layers-organization': child.id } }),
+      409,
+      'CONFLICT',
+    );
   });
 });
 
@@ -113,7 +128,10 @@ describe('rate limits', () => {
       await h.control('POST', '/_emulator/rate-limits', { tier });
       expect((await h.get('/v1/whoami')).body.rateLimitTier).toBe(tier);
     }
-    const r = await h.control('POST', '/_emulator/rate-limits', { tier: 'tiny', limits: { read: 3, write: 2, longRunning: 1 } });
+    const r = await h.control('POST', '/_emulator/rate-limits', {
+      tier: 'tiny',
+      limits: { read: 3, write: 2, longRunning: 1 },
+    });
     expect(r.body).toMatchObject({ tier: 'tiny', limits: { read: 3, write: 2, longRunning: 1 } });
     expect((await h.get('/v1/whoami')).body.rateLimitTier).toBe('tiny');
     expectError(await h.control('POST', '/_emulator/rate-limits', { tier: 'mystery' }), 422, 'VALIDATION');
@@ -137,7 +155,10 @@ describe('rate limits', () => {
 
   test('per key: another key has its own buckets; the bucket refills with the emulator clock', async () => {
     await h.control('POST', '/_emulator/clock', { freeze: true });
-    await h.control('POST', '/_emulator/rate-limits', { tier: 'tiny', limits: { read: 1, write: 1, longRunning: 1 } });
+    await h.control('POST', '/_emulator/rate-limits', {
+      tier: 'tiny',
+      limits: { read: 1, write: 1, longRunning: 1 },
+    });
     const other = await h.control('POST', '/_emulator/keys', { scopes: ['org:admin'], tier: 'tiny' });
     expect((await h.get('/v1/whoami')).status).toBe(200);
     const r = await h.get('/v1/whoami');
@@ -166,7 +187,10 @@ describe('request counting', () => {
     await h.allocate(child.id, 1_000_000);
     await h.get('/v1/whoami');
     const s = await h.state();
-    expect(s.requests.byRoute['POST /v1/organizations/:orgId/credits/allocate']).toEqual({ '200': 2, '402': 1 });
+    expect(s.requests.byRoute['POST /v1/organizations/:orgId/credits/allocate']).toEqual({
+      '200': 2,
+      '402': 1,
+    });
     expect(s.requests.byRoute['POST /v1/organizations']).toEqual({ '201': 1 });
     expect(s.requests.byRoute['GET /v1/whoami']).toEqual({ '200': 1 });
     expect(s.requests.total).toBe(5);

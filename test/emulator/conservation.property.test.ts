@@ -24,15 +24,55 @@ type Cmd =
 const child = fc.nat({ max: 4 });
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'create' as const }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('allocate' as const), child, credits: fc.integer({ min: 1, max: 30_000 }), reuseKey: fc.boolean() }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('reserve' as const), child, credits: fc.integer({ min: 1, max: 4000 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('settle' as const), child, credits: fc.integer({ min: 1, max: 2000 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('release' as const), child, credits: fc.integer({ min: 1, max: 2000 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('allocate' as const),
+      child,
+      credits: fc.integer({ min: 1, max: 30_000 }),
+      reuseKey: fc.boolean(),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('reserve' as const),
+      child,
+      credits: fc.integer({ min: 1, max: 4000 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('settle' as const),
+      child,
+      credits: fc.integer({ min: 1, max: 2000 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('release' as const),
+      child,
+      credits: fc.integer({ min: 1, max: 2000 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('archive' as const), child }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('topup' as const), credits: fc.integer({ min: 1, max: 30_000 }) }) },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant('config' as const), child, threshold: fc.integer({ min: 0, max: 4000 }), amount: fc.integer({ min: 1, max: 8000 }) }),
+    arbitrary: fc.record({
+      kind: fc.constant('topup' as const),
+      credits: fc.integer({ min: 1, max: 30_000 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('config' as const),
+      child,
+      threshold: fc.integer({ min: 0, max: 4000 }),
+      amount: fc.integer({ min: 1, max: 8000 }),
+    }),
   },
 );
 
@@ -41,7 +81,8 @@ function checkInvariants(s: Body, minted: number, consumed: number): void {
   expect(total + consumed).toBe(minted);
   expect(s.totals).toMatchObject({ minted, consumed, holds: true });
   const ledgerSum = new Map<string, number>();
-  for (const e of s.ledger) ledgerSum.set(e.organizationId, (ledgerSum.get(e.organizationId) ?? 0) + e.credits);
+  for (const e of s.ledger)
+    ledgerSum.set(e.organizationId, (ledgerSum.get(e.organizationId) ?? 0) + e.credits);
   for (const w of s.wallets) {
     expect(w.reserved).toBeGreaterThanOrEqual(0);
     expect(w.reserved).toBeLessThanOrEqual(w.balance);
@@ -97,11 +138,16 @@ test('credits are conserved after every step of random allocate/usage/archive/to
             expect((await h.del(`/v1/organizations/${target}`)).status).toBe(200);
             break;
           case 'topup':
-            expect((await h.control('POST', '/_emulator/parent/credits', { credits: c.credits })).status).toBe(200);
+            expect(
+              (await h.control('POST', '/_emulator/parent/credits', { credits: c.credits })).status,
+            ).toBe(200);
             minted += c.credits;
             break;
           case 'config': {
-            const r = await h.patch(`/v1/organizations/${target}/credit-config`, { refillThreshold: c.threshold, refillAmount: c.amount });
+            const r = await h.patch(`/v1/organizations/${target}/credit-config`, {
+              refillThreshold: c.threshold,
+              refillAmount: c.amount,
+            });
             expect([200, 409]).toContain(r.status);
             break;
           }

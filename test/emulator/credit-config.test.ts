@@ -43,28 +43,51 @@ test('PATCH sets cap + refill and echoes the merged config with live balances (0
 
 test('PATCH on a never-funded child creates its config row', async () => {
   const child = await h.createChild();
-  expect((await h.state()).creditConfigs.find((c: Body) => c.organizationId === child.id).configured).toBe(false);
+  expect((await h.state()).creditConfigs.find((c: Body) => c.organizationId === child.id).configured).toBe(
+    false,
+  );
   const r = await h.patch(path(child.id), { monthlyCreditCap: 100 });
   expect(r.status).toBe(200);
   expect(r.body).toMatchObject({ config: { monthlyCreditCap: 100 }, balance: 0, available: 0 });
-  expect((await h.state()).creditConfigs.find((c: Body) => c.organizationId === child.id).configured).toBe(true);
+  expect((await h.state()).creditConfigs.find((c: Body) => c.organizationId === child.id).configured).toBe(
+    true,
+  );
 });
 
 test('partial update: a number sets, null clears, an omitted field is left unchanged', async () => {
   const child = await h.createChild();
   await h.patch(path(child.id), CREDIT_CONFIG);
   let r = await h.patch(path(child.id), { monthlyCreditCap: 7000 });
-  expect(r.body.config).toEqual({ monthlyCreditCap: 7000, refillThreshold: 1000, refillAmount: 2000, autoRefillEnabled: true });
+  expect(r.body.config).toEqual({
+    monthlyCreditCap: 7000,
+    refillThreshold: 1000,
+    refillAmount: 2000,
+    autoRefillEnabled: true,
+  });
   r = await h.patch(path(child.id), { monthlyCreditCap: null });
-  expect(r.body.config).toEqual({ monthlyCreditCap: null, refillThreshold: 1000, refillAmount: 2000, autoRefillEnabled: true });
+  expect(r.body.config).toEqual({
+    monthlyCreditCap: null,
+    refillThreshold: 1000,
+    refillAmount: 2000,
+    autoRefillEnabled: true,
+  });
   r = await h.patch(path(child.id), { refillThreshold: null, refillAmount: null });
-  expect(r.body.config).toEqual({ monthlyCreditCap: null, refillThreshold: null, refillAmount: null, autoRefillEnabled: false });
+  expect(r.body.config).toEqual({
+    monthlyCreditCap: null,
+    refillThreshold: null,
+    refillAmount: null,
+    autoRefillEnabled: false,
+  });
 });
 
 test('both-or-neither is checked on the merged result', async () => {
   const child = await h.createChild();
   // one-sided on an empty config: rejected, nothing stored
-  for (const body of [{ refillThreshold: 1000 }, { refillAmount: 2000 }, { refillThreshold: 1000, refillAmount: null }]) {
+  for (const body of [
+    { refillThreshold: 1000 },
+    { refillAmount: 2000 },
+    { refillThreshold: 1000, refillAmount: null },
+  ]) {
     const r = await h.patch(path(child.id), body);
     expectError(r, 422, 'VALIDATION', { code: 'REFILL_REQUIRES_THRESHOLD_AND_AMOUNT' });
   }
@@ -73,12 +96,19 @@ test('both-or-neither is checked on the merged result', async () => {
   await h.patch(path(child.id), { refillThreshold: 1000, refillAmount: 2000 });
   const one = await h.patch(path(child.id), { refillAmount: 3000 });
   expect(one.status).toBe(200);
-  expect(one.body.config).toMatchObject({ refillThreshold: 1000, refillAmount: 3000, autoRefillEnabled: true });
+  expect(one.body.config).toMatchObject({
+    refillThreshold: 1000,
+    refillAmount: 3000,
+    autoRefillEnabled: true,
+  });
   // clearing one side alone would leave exactly one set: rejected, stored config unchanged
   expectError(await h.patch(path(child.id), { refillThreshold: null }), 422, 'VALIDATION', {
     code: 'REFILL_REQUIRES_THRESHOLD_AND_AMOUNT',
   });
-  expect((await h.get(path(child.id))).body.config).toMatchObject({ refillThreshold: 1000, refillAmount: 3000 });
+  expect((await h.get(path(child.id))).body.config).toMatchObject({
+    refillThreshold: 1000,
+    refillAmount: 3000,
+  });
 });
 
 test('bounds: cap integer ≥ 0, threshold integer ≥ 0, amount integer > 0; autoRefillEnabled is read-only', async () => {
@@ -93,10 +123,16 @@ test('bounds: cap integer ≥ 0, threshold integer ≥ 0, amount integer > 0; au
     [{ autoRefillEnabled: true }, 'autoRefillEnabled'],
     [{ cap: 10 }, 'cap'],
   ];
-  for (const [body, field] of bad) expectError(await h.patch(path(child.id), body), 422, 'VALIDATION', { field });
+  for (const [body, field] of bad)
+    expectError(await h.patch(path(child.id), body), 422, 'VALIDATION', { field });
   const edge = await h.patch(path(child.id), { monthlyCreditCap: 0, refillThreshold: 0, refillAmount: 1 });
   expect(edge.status).toBe(200);
-  expect(edge.body.config).toEqual({ monthlyCreditCap: 0, refillThreshold: 0, refillAmount: 1, autoRefillEnabled: true });
+  expect(edge.body.config).toEqual({
+    monthlyCreditCap: 0,
+    refillThreshold: 0,
+    refillAmount: 1,
+    autoRefillEnabled: true,
+  });
 });
 
 test('an empty body {} is a no-op that echoes the current config', async () => {

@@ -39,7 +39,10 @@ describe('401 UNAUTHENTICATED', () => {
     expectError(await h.get('/v1/whoami', { key: k.secret }), 401, 'UNAUTHENTICATED', { reason: 'revoked' });
   });
   test('a non-Bearer scheme is refused (Bearer only)', async () => {
-    const r = await h.get('/v1/whoami', { key: null, headers: { authorization: `Basic ${Buffer.from(h.parentKey).toString('base64')}` } });
+    const r = await h.get('/v1/whoami', {
+      key: null,
+      headers: { authorization: `Basic ${Buffer.from(h.parentKey).toString('base64')}` },
+    });
     expectError(r, 401, 'UNAUTHENTICATED');
     expectError(await h.get(`/v1/whoami?api_key=${h.parentKey}`, { key: null }), 401, 'UNAUTHENTICATED');
   });
@@ -52,7 +55,9 @@ describe('402 BILLING_EXHAUSTED', () => {
     expectError(r, 402, 'BILLING_EXHAUSTED', { requested: 100_001, available: 100_000 });
     const s = await h.state();
     expect(s.transfers).toHaveLength(0);
-    expect(s.wallets.find((w: { organizationId: string }) => w.organizationId === h.parentId).balance).toBe(100_000);
+    expect(s.wallets.find((w: { organizationId: string }) => w.organizationId === h.parentId).balance).toBe(
+      100_000,
+    );
   });
   test('child reservation over available', async () => {
     const id = await fundedChild(100);
@@ -62,7 +67,9 @@ describe('402 BILLING_EXHAUSTED', () => {
   });
   test('child reservation over the monthly cap → details.reason "cap"', async () => {
     const id = await fundedChild(5000);
-    expect((await h.patch(`/v1/organizations/${id}/credit-config`, { monthlyCreditCap: 1000 })).status).toBe(200);
+    expect((await h.patch(`/v1/organizations/${id}/credit-config`, { monthlyCreditCap: 1000 })).status).toBe(
+      200,
+    );
     const r = await h.usage(id, 'reserve', 1001);
     expectError(r, 402, 'BILLING_EXHAUSTED', { reason: 'cap', monthlyCreditCap: 1000 });
     expect((await h.wallet(id)).reserved).toBe(0);
@@ -78,7 +85,10 @@ describe('403 FORBIDDEN_SCOPE', () => {
   });
   test('delegating org:admin to a child key', async () => {
     const child = await h.createChild();
-    const r = await h.post(`/v1/organizations/${child.id}/api-keys`, { name: 'admin', scopes: ['org:admin'] });
+    const r = await h.post(`/v1/organizations/${child.id}/api-keys`, {
+      name: 'admin',
+      scopes: ['org:admin'],
+    });
     expectError(r, 403, 'FORBIDDEN_SCOPE', { reason: 'not_delegable', scope: 'org:admin' });
     expect((await h.state()).apiKeys).toHaveLength(1);
   });
@@ -127,7 +137,9 @@ describe('409 CONFLICT', () => {
   });
   test('credit-config PATCH on an archived child', async () => {
     expectError(await h.patch(`/v1/organizations/${archived}/credit-config`, CREDIT_CONFIG), 409, 'CONFLICT');
-    expect((await h.state()).creditConfigs.find((c: { organizationId: string }) => c.organizationId === archived)).toMatchObject({
+    expect(
+      (await h.state()).creditConfigs.find((c: { organizationId: string }) => c.organizationId === archived),
+    ).toMatchObject({
       monthlyCreditCap: null,
     });
   });
@@ -136,15 +148,21 @@ describe('409 CONFLICT', () => {
   });
   test('resume an archived child', async () => {
     expectError(await h.post(`/v1/organizations/${archived}/resume`, undefined), 409, 'CONFLICT');
-    expect((await h.state()).organizations.find((o: { id: string }) => o.id === archived).status).toBe('archived');
+    expect((await h.state()).organizations.find((o: { id: string }) => o.id === archived).status).toBe(
+      'archived',
+    );
   });
   test('rotating a superseded key', async () => {
     const child = await h.createChild();
     const k = await h.mintKey(child.id);
-    expect((await h.post(`/v1/organizations/${child.id}/api-keys/${k.id}/rotate`, undefined)).status).toBe(200);
+    expect((await h.post(`/v1/organizations/${child.id}/api-keys/${k.id}/rotate`, undefined)).status).toBe(
+      200,
+    );
     const r = await h.post(`/v1/organizations/${child.id}/api-keys/${k.id}/rotate`, undefined);
     expectError(r, 409, 'CONFLICT', { reason: 'superseded' });
-    expect((await h.state()).apiKeys.filter((x: { organizationId: string }) => x.organizationId === child.id)).toHaveLength(2);
+    expect(
+      (await h.state()).apiKeys.filter((x: { organizationId: string }) => x.organizationId === child.id),
+    ).toHaveLength(2);
   });
 });
 
@@ -185,7 +203,10 @@ describe('422 VALIDATION', () => {
 describe('429 RATE_LIMITED', () => {
   test('bucket empty → Retry-After (seconds)', async () => {
     await h.control('POST', '/_emulator/clock', { freeze: true });
-    await h.control('POST', '/_emulator/rate-limits', { tier: 'tiny', limits: { read: 2, write: 2, longRunning: 1 } });
+    await h.control('POST', '/_emulator/rate-limits', {
+      tier: 'tiny',
+      limits: { read: 2, write: 2, longRunning: 1 },
+    });
     expect((await h.get('/v1/whoami')).status).toBe(200);
     expect((await h.get('/v1/whoami')).status).toBe(200);
     const r = await h.get('/v1/whoami');
@@ -198,7 +219,10 @@ describe('429 RATE_LIMITED', () => {
 describe('500 PLATFORM_ERROR', () => {
   test('server fault (injected before executing): nothing happens', async () => {
     const child = await h.createChild();
-    await h.control('POST', '/_emulator/faults', { seed: 1, rules: [{ method: 'POST', path: '/v1/organizations/:orgId/credits/allocate', beforeError: 1 }] });
+    await h.control('POST', '/_emulator/faults', {
+      seed: 1,
+      rules: [{ method: 'POST', path: '/v1/organizations/:orgId/credits/allocate', beforeError: 1 }],
+    });
     expectError(await h.allocate(child.id, 10), 500, 'PLATFORM_ERROR');
     expect((await h.state()).transfers).toHaveLength(0);
   });
@@ -212,16 +236,23 @@ describe('503 KILL_SWITCH', () => {
   test('key suspended → details.scope "key"', async () => {
     const k = await h.control('POST', '/_emulator/keys', { scopes: ['org:admin'] });
     await h.control('POST', '/_emulator/kill-switch', { on: true, keyId: k.body.id });
-    expectError(await h.get('/v1/organizations', { key: k.body.secret }), 503, 'KILL_SWITCH', { scope: 'key' });
+    expectError(await h.get('/v1/organizations', { key: k.body.secret }), 503, 'KILL_SWITCH', {
+      scope: 'key',
+    });
     expect((await h.get('/v1/organizations')).status).toBe(200);
   });
   test('a suspended child’s own key → details.scope "org"', async () => {
     const child = await h.createChild();
     const k = await h.mintKey(child.id, ['projects:read', 'projects:write']);
     expect((await h.post(`/v1/organizations/${child.id}/suspend`, undefined)).status).toBe(200);
-    expectError(await h.post('/v1/projects', { name: 'x', timezone: 'UTC' }, { key: k.secret }), 503, 'KILL_SWITCH', {
-      scope: 'org',
-    });
+    expectError(
+      await h.post('/v1/projects', { name: 'x', timezone: 'UTC' }, { key: k.secret }),
+      503,
+      'KILL_SWITCH',
+      {
+        scope: 'org',
+      },
+    );
     expect((await h.state()).projects).toHaveLength(0);
   });
 });

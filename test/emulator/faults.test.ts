@@ -35,7 +35,10 @@ test('the same seed gives the same faults, in the same order', async () => {
 
 test('afterCommitDrop: the client sees a socket error, the transfer committed, a same-key retry replays', async () => {
   const child = await h.createChild();
-  await h.control('POST', '/_emulator/faults', { seed: 5, rules: [{ method: 'POST', path: ALLOCATE, afterCommitDrop: 1 }] });
+  await h.control('POST', '/_emulator/faults', {
+    seed: 5,
+    rules: [{ method: 'POST', path: ALLOCATE, afterCommitDrop: 1 }],
+  });
   const key = randomUUID();
   await expect(h.allocate(child.id, 5000, { idem: key })).rejects.toThrow();
   const s = await h.state();
@@ -52,7 +55,10 @@ test('afterCommitDrop: the client sees a socket error, the transfer committed, a
 
 test('a blind retry without the same key after a drop double-funds (why the key matters)', async () => {
   const child = await h.createChild();
-  await h.control('POST', '/_emulator/faults', { seed: 5, rules: [{ method: 'POST', path: ALLOCATE, afterCommitDrop: 1 }] });
+  await h.control('POST', '/_emulator/faults', {
+    seed: 5,
+    rules: [{ method: 'POST', path: ALLOCATE, afterCommitDrop: 1 }],
+  });
   await expect(h.allocate(child.id, 100)).rejects.toThrow();
   await h.control('DELETE', '/_emulator/faults');
   await h.allocate(child.id, 100); // a fresh key: executes again
@@ -61,7 +67,10 @@ test('a blind retry without the same key after a drop double-funds (why the key 
 
 test('beforeError: 500 PLATFORM_ERROR, nothing executed and nothing stored under the key', async () => {
   const child = await h.createChild();
-  await h.control('POST', '/_emulator/faults', { seed: 9, rules: [{ method: 'POST', path: ALLOCATE, beforeError: 1 }] });
+  await h.control('POST', '/_emulator/faults', {
+    seed: 9,
+    rules: [{ method: 'POST', path: ALLOCATE, beforeError: 1 }],
+  });
   const key = randomUUID();
   expectError(await h.allocate(child.id, 10, { idem: key }), 500, 'PLATFORM_ERROR', { injected: true });
   expect((await h.state()).transfers).toHaveLength(0);
@@ -73,7 +82,10 @@ test('beforeError: 500 PLATFORM_ERROR, nothing executed and nothing stored under
 });
 
 test('rateLimited: 429 RATE_LIMITED with Retry-After, nothing executed', async () => {
-  await h.control('POST', '/_emulator/faults', { seed: 1, rules: [{ method: 'POST', path: '/v1/organizations', rateLimited: 1 }] });
+  await h.control('POST', '/_emulator/faults', {
+    seed: 1,
+    rules: [{ method: 'POST', path: '/v1/organizations', rateLimited: 1 }],
+  });
   const r = await h.post('/v1/organizations', { name: 'x' });
   expectError(r, 429, 'RATE_LIMITED');
   expect(r.headers.get('retry-after')).toBe('1');
@@ -82,7 +94,10 @@ test('rateLimited: 429 RATE_LIMITED with Retry-After, nothing executed', async (
 });
 
 test('latencyMs delays the response within [min, max]; rules only hit matching routes; DELETE clears', async () => {
-  await h.control('POST', '/_emulator/faults', { seed: 3, rules: [{ method: '*', path: '/v1/whoami', latencyMs: [150, 200] }] });
+  await h.control('POST', '/_emulator/faults', {
+    seed: 3,
+    rules: [{ method: '*', path: '/v1/whoami', latencyMs: [150, 200] }],
+  });
   let t = Date.now();
   expect((await h.get('/v1/whoami')).status).toBe(200);
   expect(Date.now() - t).toBeGreaterThanOrEqual(145);
@@ -97,18 +112,34 @@ test('latencyMs delays the response within [min, max]; rules only hit matching r
 });
 
 test('"*" matches any route and prefix patterns ending in * match a subtree', async () => {
-  await h.control('POST', '/_emulator/faults', { seed: 3, rules: [{ path: '/v1/organizations*', beforeError: 1 }] });
+  await h.control('POST', '/_emulator/faults', {
+    seed: 3,
+    rules: [{ path: '/v1/organizations*', beforeError: 1 }],
+  });
   expectError(await h.get('/v1/organizations'), 500, 'PLATFORM_ERROR');
   expect((await h.get('/v1/whoami')).status).toBe(200);
-  await h.control('POST', '/_emulator/faults', { seed: 3, rules: [{ method: '*', path: '*', beforeError: 1 }] });
+  await h.control('POST', '/_emulator/faults', {
+    seed: 3,
+    rules: [{ method: '*', path: '*', beforeError: 1 }],
+  });
   expectError(await h.get('/v1/whoami'), 500, 'PLATFORM_ERROR');
   expect((await h.control('GET', '/_emulator/state')).status).toBe(200); // the control API is never faulted
 });
 
 test('invalid fault plans are 422', async () => {
-  expectError(await h.control('POST', '/_emulator/faults', { seed: 1, rules: [{ beforeError: 2 }] }), 422, 'VALIDATION');
-  expectError(await h.control('POST', '/_emulator/faults', { seed: 1, rules: [{ latencyMs: [5, 1] }] }), 422, 'VALIDATION');
-  expectError(await h.control('POST', '/_emulator/faults', { seed: 1 }), 422, 'VALIDATION', { field: 'rules' });
+  expectError(
+    await h.control('POST', '/_emulator/faults', { seed: 1, rules: [{ beforeError: 2 }] }),
+    422,
+    'VALIDATION',
+  );
+  expectError(
+    await h.control('POST', '/_emulator/faults', { seed: 1, rules: [{ latencyMs: [5, 1] }] }),
+    422,
+    'VALIDATION',
+  );
+  expectError(await h.control('POST', '/_emulator/faults', { seed: 1 }), 422, 'VALIDATION', {
+    field: 'rules',
+  });
 });
 
 test('firstAttemptOnly: only the first request of each Idempotency-Key is dropped; its retry replays', async () => {
@@ -133,11 +164,20 @@ test('respondWith: a documented error answered instead of executing; unknown cod
   const child = await h.createChild();
   await h.control('POST', '/_emulator/faults', {
     seed: 1,
-    rules: [{ method: 'POST', path: ALLOCATE, respondWith: { code: 'VALIDATION', message: 'credits: exceeds the per-transfer limit' } }],
+    rules: [
+      {
+        method: 'POST',
+        path: ALLOCATE,
+        respondWith: { code: 'VALIDATION', message: 'credits: exceeds the per-transfer limit' },
+      },
+    ],
   });
   expectError(await h.allocate(child.id, 10), 422, 'VALIDATION', { injected: true });
   expect((await h.state()).transfers).toHaveLength(0);
-  const bad = await h.control('POST', '/_emulator/faults', { seed: 1, rules: [{ path: ALLOCATE, respondWith: { code: 'TEAPOT', message: 'x' } }] });
+  const bad = await h.control('POST', '/_emulator/faults', {
+    seed: 1,
+    rules: [{ path: ALLOCATE, respondWith: { code: 'TEAPOT', message: 'x' } }],
+  });
   expect(bad.status).toBe(422);
   expect(JSON.stringify(bad.body)).toContain('rules[0].respondWith.code');
   await h.control('DELETE', '/_emulator/faults');

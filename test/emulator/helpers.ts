@@ -41,7 +41,11 @@ export const ACME_KEY = { name: 'acme-integration', scopes: ['content:read', 'co
 /** 000 step 3 / 002 "Fund". */
 export const ALLOCATE_5000 = { credits: 5000 };
 /** 003 example. */
-export const ALLOCATE_Q3 = { credits: 5000, description: 'Q3 budget top-up', metadata: { invoice: 'inv_2026_0142' } };
+export const ALLOCATE_Q3 = {
+  credits: 5000,
+  description: 'Q3 budget top-up',
+  metadata: { invoice: 'inv_2026_0142' },
+};
 /** 000 step 4 / 002 / 004 PATCH example. */
 export const CREDIT_CONFIG = { monthlyCreditCap: 5000, refillThreshold: 1000, refillAmount: 2000 };
 /** 000 step 5 / 002 firehose. */
@@ -79,7 +83,12 @@ export interface Harness {
   createChild(body?: unknown): Promise<Body>;
   allocate(orgId: string, credits: number, opts?: CallOptions): Promise<Res>;
   mintKey(orgId: string, scopes?: string[]): Promise<{ id: string; secret: string }>;
-  usage(orgId: string, action: 'reserve' | 'settle' | 'release', credits: number, projectId?: string): Promise<Res>;
+  usage(
+    orgId: string,
+    action: 'reserve' | 'settle' | 'release',
+    credits: number,
+    projectId?: string,
+  ): Promise<Res>;
   advance(ms: number): Promise<void>;
   wallet(orgId: string): Promise<Body>;
 }
@@ -183,13 +192,18 @@ export function expectError(r: Res, status: number, code: string, details?: Reco
   expect(Object.keys(r.body)).toEqual(['error']);
   expect(r.body.error.requestId).toMatch(REQ_ID);
   // A replay is the original body verbatim (original requestId); the header names this request.
-  if (r.headers.get('idempotent-replayed') !== 'true') expect(r.body.error.requestId).toBe(r.headers.get('x-request-id'));
+  if (r.headers.get('idempotent-replayed') !== 'true')
+    expect(r.body.error.requestId).toBe(r.headers.get('x-request-id'));
   expect(typeof r.body.error.message).toBe('string');
   if (details) expect(r.body.error.details).toMatchObject(details);
 }
 
 /** Poll `probe` until it returns a truthy value (bounded). */
-export async function waitFor<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();

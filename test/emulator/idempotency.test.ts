@@ -28,7 +28,10 @@ test('bodies are compared as parsed JSON: key order and whitespace do not matter
   const child = await h.createChild();
   const key = randomUUID();
   await h.call('POST', allocPath(child.id), { raw: '{"credits":5,"description":"x"}', idem: key });
-  const replay = await h.call('POST', allocPath(child.id), { raw: '{ "description": "x",\n "credits": 5 }', idem: key });
+  const replay = await h.call('POST', allocPath(child.id), {
+    raw: '{ "description": "x",\n "credits": 5 }',
+    idem: key,
+  });
   expect(replay.status).toBe(200);
   expect(replay.body.replayed).toBe(true);
   expect((await h.state()).transfers).toHaveLength(1);
@@ -39,8 +42,12 @@ test('same key, different body → 409 IDEMPOTENCY_CONFLICT body_mismatch (also 
   const b = await h.createChild({ name: 'b' });
   const key = randomUUID();
   await h.allocate(a.id, 10, { idem: key });
-  expectError(await h.allocate(a.id, 11, { idem: key }), 409, 'IDEMPOTENCY_CONFLICT', { reason: 'body_mismatch' });
-  expectError(await h.allocate(b.id, 10, { idem: key }), 409, 'IDEMPOTENCY_CONFLICT', { reason: 'body_mismatch' });
+  expectError(await h.allocate(a.id, 11, { idem: key }), 409, 'IDEMPOTENCY_CONFLICT', {
+    reason: 'body_mismatch',
+  });
+  expectError(await h.allocate(b.id, 10, { idem: key }), 409, 'IDEMPOTENCY_CONFLICT', {
+    reason: 'body_mismatch',
+  });
   expect((await h.state()).transfers).toHaveLength(1);
 });
 
@@ -93,7 +100,11 @@ test('401, 422, 429 and 503 are never stored: the same key later executes (a 400
   expect((await h.allocate(child.id, 5, { idem: key })).status).toBe(200);
 
   const k401 = randomUUID();
-  expectError(await h.allocate(child.id, 5, { idem: k401, key: 'lp_live_XXXXXXXXXXXXXXXX_bad' }), 401, 'UNAUTHENTICATED');
+  expectError(
+    await h.allocate(child.id, 5, { idem: k401, key: 'lp_live_XXXXXXXXXXXXXXXX_bad' }),
+    401,
+    'UNAUTHENTICATED',
+  );
   expect((await h.allocate(child.id, 5, { idem: k401 })).status).toBe(200);
 
   const k503 = randomUUID();
@@ -103,7 +114,10 @@ test('401, 422, 429 and 503 are never stored: the same key later executes (a 400
   expect((await h.allocate(child.id, 5, { idem: k503 })).body.replayed).toBeUndefined();
 
   const k429 = randomUUID();
-  await h.control('POST', '/_emulator/rate-limits', { tier: 'one', limits: { read: 10, write: 1, longRunning: 1 } });
+  await h.control('POST', '/_emulator/rate-limits', {
+    tier: 'one',
+    limits: { read: 10, write: 1, longRunning: 1 },
+  });
   await h.post('/v1/organizations', { name: 'burn the token' });
   expectError(await h.allocate(child.id, 5, { idem: k429 }), 429, 'RATE_LIMITED');
   await h.control('POST', '/_emulator/rate-limits', { tier: 'partner' });
@@ -168,7 +182,9 @@ test('honored on api-key minting: the replay returns the same key (and secret) i
 
 test('the Idempotency-Key must be a UUID (422, not stored)', async () => {
   const child = await h.createChild();
-  expectError(await h.allocate(child.id, 1, { idem: 'onboard-acme-allocate' }), 422, 'VALIDATION', { field: 'Idempotency-Key' });
+  expectError(await h.allocate(child.id, 1, { idem: 'onboard-acme-allocate' }), 422, 'VALIDATION', {
+    field: 'Idempotency-Key',
+  });
   expect((await h.state()).transfers).toHaveLength(0);
 });
 
@@ -176,7 +192,9 @@ describe('concurrency', () => {
   test('50 parallel allocates with the same key and body move credits exactly once', async () => {
     const child = await h.createChild();
     const key = randomUUID();
-    const results = await Promise.all(Array.from({ length: 50 }, () => h.post(allocPath(child.id), ALLOCATE_Q3, { idem: key })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => h.post(allocPath(child.id), ALLOCATE_Q3, { idem: key })),
+    );
     const ok = results.filter((r) => r.status === 200);
     expect(ok.length + results.filter((r) => r.status === 409).length).toBe(50);
     expect(new Set(ok.map((r) => r.body.id)).size).toBe(1);
@@ -195,7 +213,9 @@ describe('concurrency', () => {
       rules: [{ method: 'POST', path: '/v1/organizations/:orgId/credits/allocate', latencyMs: [200, 200] }],
     });
     const key = randomUUID();
-    const results = await Promise.all(Array.from({ length: 50 }, () => h.post(allocPath(child.id), ALLOCATE_Q3, { idem: key })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => h.post(allocPath(child.id), ALLOCATE_Q3, { idem: key })),
+    );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     for (const r of results.filter((x) => x.status !== 200)) {

@@ -12,7 +12,17 @@ describe('POST /v1/organizations', () => {
     const r = await h.post('/v1/organizations', ACME);
     expect(r.status).toBe(201);
     expect(Object.keys(r.body).sort()).toEqual(
-      ['archivedAt', 'billingEmail', 'createdAt', 'id', 'metadata', 'name', 'parentOrganizationId', 'status', 'updatedAt'].sort(),
+      [
+        'archivedAt',
+        'billingEmail',
+        'createdAt',
+        'id',
+        'metadata',
+        'name',
+        'parentOrganizationId',
+        'status',
+        'updatedAt',
+      ].sort(),
     );
     expect(r.body).toMatchObject({
       parentOrganizationId: h.parentId,
@@ -25,7 +35,10 @@ describe('POST /v1/organizations', () => {
     expect(r.body.id).toMatch(ORG_ID);
     expect(r.body.createdAt).toMatch(ISO_TS);
     expect(r.body.updatedAt).toBe(r.body.createdAt);
-    expect(org(await h.state(), r.body.id)).toMatchObject({ parentOrganizationId: h.parentId, status: 'active' });
+    expect(org(await h.state(), r.body.id)).toMatchObject({
+      parentOrganizationId: h.parentId,
+      status: 'active',
+    });
   });
 
   test('accepts the quickstart body and an optional billingEmail', async () => {
@@ -38,7 +51,9 @@ describe('POST /v1/organizations', () => {
   test('name must be 1–128 characters', async () => {
     expectError(await h.post('/v1/organizations', { name: '' }), 422, 'VALIDATION', { field: 'name' });
     expectError(await h.post('/v1/organizations', {}), 422, 'VALIDATION', { field: 'name' });
-    expectError(await h.post('/v1/organizations', { name: 'x'.repeat(129) }), 422, 'VALIDATION', { field: 'name' });
+    expectError(await h.post('/v1/organizations', { name: 'x'.repeat(129) }), 422, 'VALIDATION', {
+      field: 'name',
+    });
     expect((await h.post('/v1/organizations', { name: 'x'.repeat(128) })).status).toBe(201);
   });
 
@@ -57,17 +72,27 @@ describe('POST /v1/organizations', () => {
       expectError(r, 422, 'VALIDATION');
       expect(r.body.error.details.field).toMatch(/^metadata/);
     }
-    expect((await h.post('/v1/organizations', { name: 'a', metadata: { ['k'.repeat(40)]: 'v'.repeat(500) } })).status).toBe(201);
+    expect(
+      (await h.post('/v1/organizations', { name: 'a', metadata: { ['k'.repeat(40)]: 'v'.repeat(500) } }))
+        .status,
+    ).toBe(201);
   });
 
   test('billingEmail must be an email; unknown fields are refused', async () => {
-    expectError(await h.post('/v1/organizations', { name: 'a', billingEmail: 'nope' }), 422, 'VALIDATION', { field: 'billingEmail' });
-    expectError(await h.post('/v1/organizations', { name: 'a', plan: 'growth' }), 422, 'VALIDATION', { field: 'plan' });
+    expectError(await h.post('/v1/organizations', { name: 'a', billingEmail: 'nope' }), 422, 'VALIDATION', {
+      field: 'billingEmail',
+    });
+    expectError(await h.post('/v1/organizations', { name: 'a', plan: 'growth' }), 422, 'VALIDATION', {
+      field: 'plan',
+    });
   });
 
   test('a child calling it gets 422 VALIDATION (orgs are one level deep)', async () => {
     const child = await h.createChild();
-    const admin = await h.control('POST', '/_emulator/keys', { scopes: ['org:admin'], organizationId: child.id });
+    const admin = await h.control('POST', '/_emulator/keys', {
+      scopes: ['org:admin'],
+      organizationId: child.id,
+    });
     const plain = await h.mintKey(child.id);
     for (const key of [admin.body.secret, plain.secret]) {
       expectError(await h.post('/v1/organizations', ACME, { key }), 422, 'VALIDATION');
@@ -108,7 +133,9 @@ describe('GET /v1/organizations', () => {
     await h.post(`/v1/organizations/${b.id}/suspend`, undefined);
     const r = await h.get('/v1/organizations?status=suspended');
     expect(r.body.items.map((o: Body) => o.id)).toEqual([b.id]);
-    expect((await h.get('/v1/organizations?status=active')).body.items.map((o: Body) => o.id)).toEqual([a.id]);
+    expect((await h.get('/v1/organizations?status=active')).body.items.map((o: Body) => o.id)).toEqual([
+      a.id,
+    ]);
     expectError(await h.get('/v1/organizations?status=deleted'), 422, 'VALIDATION', { field: 'status' });
     expectError(await h.get('/v1/organizations?cursor=garbage'), 422, 'VALIDATION', { field: 'cursor' });
   });
@@ -134,7 +161,12 @@ describe('GET /v1/organizations/:orgId', () => {
         projectCount: 0,
         balance: 0,
         available: 0,
-        creditConfig: { monthlyCreditCap: null, refillThreshold: null, refillAmount: null, autoRefillEnabled: false },
+        creditConfig: {
+          monthlyCreditCap: null,
+          refillThreshold: null,
+          refillAmount: null,
+          autoRefillEnabled: false,
+        },
       },
     });
   });
@@ -142,15 +174,28 @@ describe('GET /v1/organizations/:orgId', () => {
   test('summary reflects funding, reservations, config and projects (000 step 6)', async () => {
     const child = await h.createChild();
     await h.allocate(child.id, 5000);
-    await h.patch(`/v1/organizations/${child.id}/credit-config`, { monthlyCreditCap: 5000, refillThreshold: 1000, refillAmount: 2000 });
-    await h.post('/v1/projects', { name: 'Acme Coffee', timezone: 'America/Los_Angeles' }, { headers: { 'x-layers-organization': child.id } });
+    await h.patch(`/v1/organizations/${child.id}/credit-config`, {
+      monthlyCreditCap: 5000,
+      refillThreshold: 1000,
+      refillAmount: 2000,
+    });
+    await h.post(
+      '/v1/projects',
+      { name: 'Acme Coffee', timezone: 'America/Los_Angeles' },
+      { headers: { 'x-layers-organization': child.id } },
+    );
     await h.usage(child.id, 'reserve', 120);
     const r = await h.get(`/v1/organizations/${child.id}`);
     expect(r.body.summary).toEqual({
       projectCount: 1,
       balance: 5000,
       available: 4880,
-      creditConfig: { monthlyCreditCap: 5000, refillThreshold: 1000, refillAmount: 2000, autoRefillEnabled: true },
+      creditConfig: {
+        monthlyCreditCap: 5000,
+        refillThreshold: 1000,
+        refillAmount: 2000,
+        autoRefillEnabled: true,
+      },
     });
   });
 
@@ -168,17 +213,31 @@ describe('GET /v1/organizations/:orgId', () => {
 describe('PATCH /v1/organizations/:orgId', () => {
   test('merges metadata key by key; "" unsets a key', async () => {
     const child = await h.createChild();
-    const r = await h.patch(`/v1/organizations/${child.id}`, { metadata: { plan: 'scale', region: 'eu', externalId: '' } });
+    const r = await h.patch(`/v1/organizations/${child.id}`, {
+      metadata: { plan: 'scale', region: 'eu', externalId: '' },
+    });
     expect(r.status).toBe(200);
     expect(r.body.metadata).toEqual({ plan: 'scale', region: 'eu' });
     expect(org(await h.state(), child.id).metadata).toEqual({ plan: 'scale', region: 'eu' });
   });
 
   test('the merged result must still be ≤ 50 keys; other fields are refused', async () => {
-    const child = await h.createChild({ name: 'a', metadata: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'v'])) });
-    expectError(await h.patch(`/v1/organizations/${child.id}`, { metadata: { extra: 'v' } }), 422, 'VALIDATION', { field: 'metadata' });
-    expect((await h.patch(`/v1/organizations/${child.id}`, { metadata: { k0: '', extra: 'v' } })).status).toBe(200);
-    expectError(await h.patch(`/v1/organizations/${child.id}`, { name: 'renamed' }), 422, 'VALIDATION', { field: 'name' });
+    const child = await h.createChild({
+      name: 'a',
+      metadata: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'v'])),
+    });
+    expectError(
+      await h.patch(`/v1/organizations/${child.id}`, { metadata: { extra: 'v' } }),
+      422,
+      'VALIDATION',
+      { field: 'metadata' },
+    );
+    expect(
+      (await h.patch(`/v1/organizations/${child.id}`, { metadata: { k0: '', extra: 'v' } })).status,
+    ).toBe(200);
+    expectError(await h.patch(`/v1/organizations/${child.id}`, { name: 'renamed' }), 422, 'VALIDATION', {
+      field: 'name',
+    });
   });
 
   test('an archived child’s metadata cannot change (409)', async () => {
@@ -207,7 +266,9 @@ describe('suspend / resume', () => {
     const child = await h.createChild();
     const k = await h.mintKey(child.id);
     await h.post(`/v1/organizations/${child.id}/suspend`, undefined);
-    expectError(await h.get('/v1/webhook-endpoints', { key: k.secret }), 503, 'KILL_SWITCH', { scope: 'org' });
+    expectError(await h.get('/v1/webhook-endpoints', { key: k.secret }), 503, 'KILL_SWITCH', {
+      scope: 'org',
+    });
     const who = await h.get('/v1/whoami', { key: k.secret });
     expect(who.status).toBe(200);
     expect(who.body.killSwitch).toBe(true);
@@ -242,7 +303,11 @@ describe('DELETE /v1/organizations/:orgId (archive)', () => {
     expect(s.wallets.find((w: Body) => w.organizationId === child.id).balance).toBe(0);
     expect(s.wallets.find((w: Body) => w.organizationId === h.parentId).balance).toBe(100_000 - 1800);
     const reclaim = s.transfers.find((t: Body) => t.trigger === 'reclaim');
-    expect(reclaim).toMatchObject({ fromOrganizationId: child.id, toOrganizationId: h.parentId, credits: 3200 });
+    expect(reclaim).toMatchObject({
+      fromOrganizationId: child.id,
+      toOrganizationId: h.parentId,
+      credits: 3200,
+    });
     const events = s.ledger.filter((e: Body) => e.metadata.transferId === reclaim.id);
     expect(events.map((e: Body) => [e.organizationId, e.credits]).sort()).toEqual(
       [
@@ -285,8 +350,14 @@ describe('DELETE /v1/organizations/:orgId (archive)', () => {
     const child = await h.createChild();
     await h.del(`/v1/organizations/${child.id}`);
     expect((await h.get(`/v1/organizations/${child.id}`)).body.status).toBe('archived');
-    expect((await h.get('/v1/organizations?status=archived')).body.items.map((o: Body) => o.id)).toEqual([child.id]);
+    expect((await h.get('/v1/organizations?status=archived')).body.items.map((o: Body) => o.id)).toEqual([
+      child.id,
+    ]);
     expectError(await h.post(`/v1/organizations/${child.id}/resume`, undefined), 409, 'CONFLICT');
-    expectError(await h.post(`/v1/organizations/${child.id}/api-keys`, { name: 'k', scopes: ['content:read'] }), 409, 'CONFLICT');
+    expectError(
+      await h.post(`/v1/organizations/${child.id}/api-keys`, { name: 'k', scopes: ['content:read'] }),
+      409,
+      'CONFLICT',
+    );
   });
 });

@@ -2,7 +2,15 @@
  * Webhook endpoints and signed deliveries (000 step 5, 002 firehose, CONTRACT.md "Webhooks").
  */
 import { createHmac } from 'node:crypto';
-import { FIREHOSE, expectError, startReceiver, useEmulator, waitFor, type Body, type Receiver } from './helpers';
+import {
+  FIREHOSE,
+  expectError,
+  startReceiver,
+  useEmulator,
+  waitFor,
+  type Body,
+  type Receiver,
+} from './helpers';
 
 const h = useEmulator({ webhookRetryBaseMs: 5, webhookMaxAttempts: 4 });
 let rcv: Receiver;
@@ -67,16 +75,23 @@ describe('POST /v1/webhook-endpoints', () => {
       [{ ...FIREHOSE, events: Array.from({ length: 51 }, () => 'test.ping') }, 'events'],
       [{ ...FIREHOSE, scope: 'everyone' }, 'scope'],
     ];
-    for (const [body, field] of bad) expectError(await h.post('/v1/webhook-endpoints', body), 422, 'VALIDATION', { field });
+    for (const [body, field] of bad)
+      expectError(await h.post('/v1/webhook-endpoints', body), 422, 'VALIDATION', { field });
     expect((await h.state()).webhookEndpoints).toHaveLength(0);
-    expect((await h.post('/v1/webhook-endpoints', { url: 'http://localhost:9/h', events: ['test.ping'] })).status).toBe(201);
+    expect(
+      (await h.post('/v1/webhook-endpoints', { url: 'http://localhost:9/h', events: ['test.ping'] })).status,
+    ).toBe(201);
   });
 
   test('a child key may subscribe its own events but not all_children (403)', async () => {
     const child = await h.createChild();
     const k = await h.mintKey(child.id);
     expectError(await h.post('/v1/webhook-endpoints', FIREHOSE, { key: k.secret }), 403, 'FORBIDDEN_SCOPE');
-    const own = await h.post('/v1/webhook-endpoints', { url: rcv.url, events: ['content.generated'] }, { key: k.secret });
+    const own = await h.post(
+      '/v1/webhook-endpoints',
+      { url: rcv.url, events: ['content.generated'] },
+      { key: k.secret },
+    );
     expect(own.status).toBe(201);
     expect(own.body.organizationId).toBe(child.id);
   });
@@ -112,7 +127,15 @@ describe('deliveries', () => {
     expect(verify(ep.body.signingSecret, got.headers['x-layers-signature'] as string, got.body)).toBe(true);
     expect(verify('whsec_wrong', got.headers['x-layers-signature'] as string, got.body)).toBe(false);
     const [d] = await waitFor(settledDeliveries(1));
-    expect(d).toMatchObject({ endpointId: ep.body.id, eventId: got.json.id, type: 'content.generated', organizationId: child.id, attempts: 1, status: 'delivered', lastStatus: 200 });
+    expect(d).toMatchObject({
+      endpointId: ep.body.id,
+      eventId: got.json.id,
+      type: 'content.generated',
+      organizationId: child.id,
+      attempts: 1,
+      status: 'delivered',
+      lastStatus: 200,
+    });
   });
 
   test('5xx, 429 and network errors are retried with backoff; the event id is stable across retries', async () => {
@@ -165,28 +188,53 @@ describe('deliveries', () => {
     const a = await h.createChild({ name: 'a' });
     const b = await h.createChild({ name: 'b' });
     const ka = await h.mintKey(a.id);
-    const own = await h.post('/v1/webhook-endpoints', { url: `${rcv.url}/a`, events: ['content.generated'] }, { key: ka.secret });
+    const own = await h.post(
+      '/v1/webhook-endpoints',
+      { url: `${rcv.url}/a`, events: ['content.generated'] },
+      { key: ka.secret },
+    );
     const fire = await h.post('/v1/webhook-endpoints', { ...FIREHOSE, url: `${rcv.url}/fire` });
-    const parentOwn = await h.post('/v1/webhook-endpoints', { url: `${rcv.url}/parent`, events: ['content.generated'], scope: 'own' });
+    const parentOwn = await h.post('/v1/webhook-endpoints', {
+      url: `${rcv.url}/parent`,
+      events: ['content.generated'],
+      scope: 'own',
+    });
     await generate(a.id);
     await generate(b.id);
     const ds = await waitFor(settledDeliveries(3));
-    const byEndpoint = (id: string): string[] => ds.filter((d) => d.endpointId === id).map((d) => d.organizationId).sort();
+    const byEndpoint = (id: string): string[] =>
+      ds
+        .filter((d) => d.endpointId === id)
+        .map((d) => d.organizationId)
+        .sort();
     expect(byEndpoint(own.body.id)).toEqual([a.id]);
     expect(byEndpoint(fire.body.id)).toEqual([a.id, b.id].sort());
     expect(byEndpoint(parentOwn.body.id)).toEqual([]);
   });
 
   test('endpoints only get the event types they subscribed to; deleted endpoints get nothing', async () => {
-    const ping = await h.post('/v1/webhook-endpoints', { url: rcv.url, events: ['test.ping'], scope: 'all_children' });
+    const ping = await h.post('/v1/webhook-endpoints', {
+      url: rcv.url,
+      events: ['test.ping'],
+      scope: 'all_children',
+    });
     const gone = await h.post('/v1/webhook-endpoints', { ...FIREHOSE, url: rcv.url });
     await h.del(`/v1/webhook-endpoints/${gone.body.id}`);
     const child = await h.createChild();
     await generate(child.id);
-    expect((await deliveries()).filter((d) => d.endpointId === ping.body.id || d.endpointId === gone.body.id)).toHaveLength(0);
-    const emitted = await h.control('POST', '/_emulator/webhooks/emit', { organizationId: child.id, type: 'test.ping', data: { hello: 'world' } });
+    expect(
+      (await deliveries()).filter((d) => d.endpointId === ping.body.id || d.endpointId === gone.body.id),
+    ).toHaveLength(0);
+    const emitted = await h.control('POST', '/_emulator/webhooks/emit', {
+      organizationId: child.id,
+      type: 'test.ping',
+      data: { hello: 'world' },
+    });
     expect(emitted.body.deliveries).toBe(1);
     await waitFor(async () => rcv.received.length === 1);
-    expect(rcv.received[0].json).toMatchObject({ type: 'test.ping', data: { organizationId: child.id, hello: 'world' } });
+    expect(rcv.received[0].json).toMatchObject({
+      type: 'test.ping',
+      data: { organizationId: child.id, hello: 'world' },
+    });
   });
 });

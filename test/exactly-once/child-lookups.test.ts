@@ -75,7 +75,10 @@ describe('child look-ups with many children on a slow Layers', () => {
     try {
       await env.run(async () => {
         const before = requestsTo(await env.control.state(), LIST_ORGS);
-        const status = await env.crm.pauseAndWait(externalId, { reason: 'invoice overdue', eventId: `${externalId}-1` });
+        const status = await env.crm.pauseAndWait(externalId, {
+          reason: 'invoice overdue',
+          eventId: `${externalId}-1`,
+        });
         expect(status.orgId).toBe(org.id);
         expect(status.state).toBe('suspended');
         expect(requestsTo(await env.control.state(), LIST_ORGS) - before).toBeLessThanOrEqual(4);

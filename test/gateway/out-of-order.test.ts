@@ -63,9 +63,15 @@ describe('out-of-order CRM events', () => {
         prefer: 'wait=30',
       });
       // Refused, not silently ignored: the CRM learns its pause was not applied; the churn stands.
-      expect(pause.json).toMatchObject({ status: 422, type: 'urn:layers-onboarding:problem:request-refused' });
+      expect(pause.json).toMatchObject({
+        status: 422,
+        type: 'urn:layers-onboarding:problem:request-refused',
+      });
       expect(pause.json.detail).toMatch(/offboarding/);
-      expect((await g.call('GET', `/v1/customers/${later}`)).json).toMatchObject({ state: 'offboarding', orgSuspended: false });
+      expect((await g.call('GET', `/v1/customers/${later}`)).json).toMatchObject({
+        state: 'offboarding',
+        orgSuspended: false,
+      });
       const again = await g.call('POST', `/v1/customers/${later}/onboarding`, {
         body: onboardingBody(later),
         key: `won2-${later}`,

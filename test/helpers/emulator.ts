@@ -8,7 +8,13 @@ export type EmulatorState = {
   organizations: any[];
   wallets: Array<{ organizationId: string; balance: number; reserved: number; available: number }>;
   ledger: any[];
-  transfers: Array<{ id: string; fromOrganizationId: string; toOrganizationId: string; credits: number; trigger: string }>;
+  transfers: Array<{
+    id: string;
+    fromOrganizationId: string;
+    toOrganizationId: string;
+    credits: number;
+    trigger: string;
+  }>;
   apiKeys: any[];
   creditConfigs: any[];
   projects: any[];
@@ -39,7 +45,8 @@ export const emulatorControl = (url: string) => ({
   advanceClock: (advanceMs: number) => control(url, 'POST', '/clock', { advanceMs }),
   usage: (orgId: string, action: 'reserve' | 'settle' | 'release', credits: number) =>
     control(url, 'POST', `/organizations/${orgId}/usage`, { action, credits }),
-  mintKey: (body: { scopes: string[] }) => control(url, 'POST', '/keys', body) as Promise<{ id: string; secret: string }>,
+  mintKey: (body: { scopes: string[] }) =>
+    control(url, 'POST', '/keys', body) as Promise<{ id: string; secret: string }>,
   rateLimits: (body: { tier: string; limits?: { read: number; write: number; longRunning: number } }) =>
     control(url, 'POST', '/rate-limits', body),
 });

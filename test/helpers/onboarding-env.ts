@@ -40,7 +40,12 @@ export async function startOnboardingTestEnv(
   const secretsDir = mkdtempSync(path.join(os.tmpdir(), 'layers-secrets-'));
   const taskQueue = uniqueTaskQueue('onboarding');
   recordTestSecrets({ parentKeys: [emulator.parentKey], sinkDirs: [secretsDir] });
-  const deps: ActivityDeps = { layers, secretSink: new FileSecretSink(secretsDir), firehose: PARTNER_FIREHOSE, ...options.deps };
+  const deps: ActivityDeps = {
+    layers,
+    secretSink: new FileSecretSink(secretsDir),
+    firehose: PARTNER_FIREHOSE,
+    ...options.deps,
+  };
   const newWorker = () => createTestWorker(temporal, taskQueue, deps, options.tuning);
   return {
     temporal,
@@ -63,7 +68,10 @@ export async function startOnboardingTestEnv(
 }
 
 /** The guide's firehose is the partner's own receiver: worker configuration (LAYERS_FIREHOSE_URL/_EVENTS), not customer input. */
-export const PARTNER_FIREHOSE = { url: 'https://quinns-crm.example.com/layers/webhooks', events: ['content.generated', 'post.published'] };
+export const PARTNER_FIREHOSE = {
+  url: 'https://quinns-crm.example.com/layers/webhooks',
+  events: ['content.generated', 'post.published'],
+};
 
 let counter = 0;
 /** A unique externalId per test so runs never collide on the shared dev server. */
@@ -74,7 +82,12 @@ export function uniqueExternalId(prefix = 'cust'): string {
 /** The guide's Acme Coffee request, with a unique externalId. */
 export function acmeCoffee(externalId = uniqueExternalId('acme-coffee')): OnboardingRequest {
   return {
-    customer: { externalId, name: 'Acme Coffee', metadata: { plan: 'growth' }, billingEmail: 'billing@acme-coffee.example' },
+    customer: {
+      externalId,
+      name: 'Acme Coffee',
+      metadata: { plan: 'growth' },
+      billingEmail: 'billing@acme-coffee.example',
+    },
     apiKey: { name: 'acme-integration', scopes: ['content:read', 'content:write'] },
     credits: 5000,
     creditConfig: { monthlyCreditCap: 5000, refillThreshold: 1000, refillAmount: 2000 },

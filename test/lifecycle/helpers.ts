@@ -19,7 +19,10 @@ let events = 0;
 export const eventId = (label = 'evt') => `${label}-${Date.now().toString(36)}-${(events++).toString(36)}`;
 
 /** Onboards Acme Coffee through the customer workflow and waits for the customer to be active. */
-export async function onboarded(env: OnboardingTestEnv, externalId?: string): Promise<{ externalId: string; result: OnboardingResult }> {
+export async function onboarded(
+  env: OnboardingTestEnv,
+  externalId?: string,
+): Promise<{ externalId: string; result: OnboardingResult }> {
   const request = acmeCoffee(externalId);
   await env.crm.start(request, { timing: fastTiming, lifecycle: fastLifecycle });
   const result = await env.crm.result(request.customer.externalId);
@@ -28,7 +31,12 @@ export async function onboarded(env: OnboardingTestEnv, externalId?: string): Pr
 }
 
 /** Waits for the customer workflow to report `state` (it applies requests asynchronously). */
-export async function untilState(env: OnboardingTestEnv, externalId: string, state: CustomerStatus['state'], timeoutMs = 30_000) {
+export async function untilState(
+  env: OnboardingTestEnv,
+  externalId: string,
+  state: CustomerStatus['state'],
+  timeoutMs = 30_000,
+) {
   return eventually(
     async () => {
       const status = await env.crm.customerStatus(externalId);
@@ -48,7 +56,8 @@ export function walletOf(state: EmulatorState, orgId: string) {
 
 /** The secret onboarding put in the file sink, to act as the customer itself. */
 export function childSecret(env: OnboardingTestEnv, result: OnboardingResult): string {
-  return JSON.parse(readFileSync(path.join(env.secretsDir, `api-key-${result.apiKey.id}.json`), 'utf8')).secret as string;
+  return JSON.parse(readFileSync(path.join(env.secretsDir, `api-key-${result.apiKey.id}.json`), 'utf8'))
+    .secret as string;
 }
 
 /** What the customer's own key gets on an ordinary call (whoami answers even while suspended): 'ok' or the error code. */

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { InvalidInputError } from '../../client';
 import { CustomerArchivedError } from '../../client/errors';
 import { customerStatusQuery, pauseSignal } from '../../common/lifecycle-messages';
-import { acmeCoffee, startOnboardingTestEnv, uniqueExternalId, type OnboardingTestEnv } from '../helpers/onboarding-env';
+import {
+  acmeCoffee,
+  startOnboardingTestEnv,
+  uniqueExternalId,
+  type OnboardingTestEnv,
+} from '../helpers/onboarding-env';
 import { eventually } from '../helpers/temporal';
 import { eventId, isoIn, onboarded, orgsOf, untilState } from './helpers';
 import { suspendWorkflowId } from '../../common/ids';
@@ -24,7 +29,11 @@ describe('lifecycle requests: repeats, order, long life, adoption and refusals',
       const resume = { reason: 'paid', eventId: eventId('crm-resume') };
       const start = await suspendCalls();
 
-      await Promise.all([env.crm.pause(externalId, pause), env.crm.pause(externalId, pause), env.crm.pauseAndWait(externalId, pause)]);
+      await Promise.all([
+        env.crm.pause(externalId, pause),
+        env.crm.pause(externalId, pause),
+        env.crm.pauseAndWait(externalId, pause),
+      ]);
       await untilState(env, externalId, 'suspended');
       await env.crm.resumeAndWait(externalId, resume);
       // The CRM redelivers the old pause (a webhook retry): it must not suspend the customer again.
@@ -35,7 +44,9 @@ describe('lifecycle requests: repeats, order, long life, adoption and refusals',
 
       const final = await env.crm.customerStatus(externalId);
       expect(final.state).toBe('active');
-      expect(final.transitions.filter((t) => t.to === 'suspended').map((t) => t.eventId)).toEqual([pause.eventId]);
+      expect(final.transitions.filter((t) => t.to === 'suspended').map((t) => t.eventId)).toEqual([
+        pause.eventId,
+      ]);
       expect(await suspendCalls()).toBe(start + 1);
       expect(orgsOf(await env.control.state(), externalId)[0].status).toBe('active');
     });
@@ -45,7 +56,10 @@ describe('lifecycle requests: repeats, order, long life, adoption and refusals',
     await env.run(async () => {
       const { externalId } = await onboarded(env);
       await env.crm.resumeAndWait(externalId, { reason: 'payment received', eventId: eventId('e2') });
-      const status = await env.crm.pauseAndWait(externalId, { reason: 'invoice overdue', eventId: eventId('e1') });
+      const status = await env.crm.pauseAndWait(externalId, {
+        reason: 'invoice overdue',
+        eventId: eventId('e1'),
+      });
       expect(status.state).toBe('suspended');
       expect(orgsOf(await env.control.state(), externalId)[0].status).toBe('suspended');
     });
@@ -64,12 +78,17 @@ describe('lifecycle requests: repeats, order, long life, adoption and refusals',
         const id = eventId('cycle');
         pauses.push(id);
         await env.crm.pauseAndWait(externalId, { reason: `hold ${cycles}`, eventId: id });
-        await env.crm.resumeAndWait(externalId, { reason: `paid ${cycles}`, eventId: eventId('cycle-resume') });
+        await env.crm.resumeAndWait(externalId, {
+          reason: `paid ${cycles}`,
+          eventId: eventId('cycle-resume'),
+        });
       }
       const status = await env.crm.customerStatus(externalId);
       expect(status).toMatchObject({ externalId, state: 'active', orgSuspended: false });
       expect(status.orgId).toBe((await env.crm.result(externalId)).orgId);
-      expect(status.transitions.filter((t) => t.to === 'suspended').map((t) => t.eventId)).toEqual(pauses.slice(-status.transitions.filter((t) => t.to === 'suspended').length));
+      expect(status.transitions.filter((t) => t.to === 'suspended').map((t) => t.eventId)).toEqual(
+        pauses.slice(-status.transitions.filter((t) => t.to === 'suspended').length),
+      );
 
       // An eventId from before the roll-over is still recognised.
       await env.crm.pauseAndWait(externalId, { reason: 'replayed', eventId: pauses[0]! });
@@ -77,7 +96,9 @@ describe('lifecycle requests: repeats, order, long life, adoption and refusals',
       // Suspension ids keep counting across runs: no id collision with the first run's children.
       const next = await env.crm.pauseAndWait(externalId, { reason: 'after roll-over', eventId: eventId() });
       expect(next.state).toBe('suspended');
-      const latest = await env.temporal.client.workflow.getHandle(suspendWorkflowId(externalId, pauses.length + 1)).describe();
+      const latest = await env.temporal.client.workflow
+        .getHandle(suspendWorkflowId(externalId, pauses.length + 1))
+        .describe();
       expect(latest.status.name).toBe('RUNNING');
 
       await env.crm.churn(externalId, { reason: 'done', eventId: eventId() });
@@ -140,13 +161,19 @@ describe('lifecycle requests: repeats, order, long life, adoption and refusals',
   test('bad requests: the client names the field; sent raw past the client they are recorded as refused and change nothing', async () => {
     await env.run(async () => {
       const { externalId } = await onboarded(env);
-      await expect(env.crm.pause(externalId, { reason: '', eventId: eventId() })).rejects.toThrow(InvalidInputError);
-      await expect(env.crm.pause(externalId, { reason: 'x', until: '2020-01-01T00:00:00Z', eventId: eventId() })).rejects.toThrow(
-        /until: must be in the future/,
+      await expect(env.crm.pause(externalId, { reason: '', eventId: eventId() })).rejects.toThrow(
+        InvalidInputError,
       );
-      await expect(env.crm.churn(externalId, { reason: 'x', drain: 'yes' as never, eventId: eventId() })).rejects.toThrow(/drain: must be true or false/);
+      await expect(
+        env.crm.pause(externalId, { reason: 'x', until: '2020-01-01T00:00:00Z', eventId: eventId() }),
+      ).rejects.toThrow(/until: must be in the future/);
+      await expect(
+        env.crm.churn(externalId, { reason: 'x', drain: 'yes' as never, eventId: eventId() }),
+      ).rejects.toThrow(/drain: must be true or false/);
       await expect(env.crm.resume(externalId, { reason: 'x' } as never)).rejects.toThrow(/eventId/);
-      await expect(env.crm.pauseAndWait('bad id with spaces', { reason: 'x', eventId: eventId() })).rejects.toThrow(/externalId/);
+      await expect(
+        env.crm.pauseAndWait('bad id with spaces', { reason: 'x', eventId: eventId() }),
+      ).rejects.toThrow(/externalId/);
 
       // A signal that bypasses the client (anything that reaches the namespace can send one).
       const handle = env.crm.customerHandle(externalId);
@@ -159,8 +186,12 @@ describe('lifecycle requests: repeats, order, long life, adoption and refusals',
       expect(status.refused[0]!.why).toMatch(/^until: /);
       expect(status.state).toBe('active');
       // The update path rejects in its validator, before anything is written to history.
-      const rejected = await handle.executeUpdate('pauseCustomer', { args: [{ reason: 'x', eventId: 42 }] }).catch((err: Error) => err);
-      expect((rejected as Error).cause).toMatchObject({ message: expect.stringMatching(/eventId: must be a string/) });
+      const rejected = await handle
+        .executeUpdate('pauseCustomer', { args: [{ reason: 'x', eventId: 42 }] })
+        .catch((err: Error) => err);
+      expect((rejected as Error).cause).toMatchObject({
+        message: expect.stringMatching(/eventId: must be a string/),
+      });
       const history = JSON.stringify(await handle.fetchHistory());
       expect(history).not.toContain('workflowExecutionUpdateAcceptedEventAttributes');
       expect(orgsOf(await env.control.state(), externalId)[0].status).toBe('active');

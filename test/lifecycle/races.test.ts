@@ -1,6 +1,11 @@
 import { ONBOARDING_STEPS, type OnboardingStepName } from '../../common/onboarding-messages';
 import { parentWallet, totalCredits } from '../helpers/emulator';
-import { acmeCoffee, fastTiming, startOnboardingTestEnv, type OnboardingTestEnv } from '../helpers/onboarding-env';
+import {
+  acmeCoffee,
+  fastTiming,
+  startOnboardingTestEnv,
+  type OnboardingTestEnv,
+} from '../helpers/onboarding-env';
 import { eventually } from '../helpers/temporal';
 import { eventId, fastLifecycle, orgsOf, untilState, walletOf } from './helpers';
 
@@ -45,7 +50,9 @@ describe('CRM requests that arrive while onboarding is still running', () => {
     const outcomes = await env.run(() =>
       Promise.all(
         ONBOARDING_STEPS.map(async (step) => {
-          const { externalId, landed } = await duringStep(step, (id) => env.crm.churn(id, { reason: 'changed their mind', eventId: eventId() }));
+          const { externalId, landed } = await duringStep(step, (id) =>
+            env.crm.churn(id, { reason: 'changed their mind', eventId: eventId() }),
+          );
           const final = await env.crm.customerResult(externalId);
           return { step, landed, externalId, final };
         }),
@@ -62,9 +69,14 @@ describe('CRM requests that arrive while onboarding is still running', () => {
         expect(final.orgId).toBeUndefined();
         continue;
       }
-      expect({ step, orgs: orgs.map((o) => [o.id, o.status]) }).toEqual({ step, orgs: [[final.orgId, 'archived']] });
+      expect({ step, orgs: orgs.map((o) => [o.id, o.status]) }).toEqual({
+        step,
+        orgs: [[final.orgId, 'archived']],
+      });
       expect(walletOf(after, final.orgId!)).toMatchObject({ balance: 0, reserved: 0 });
-      expect(after.apiKeys.filter((k) => k.organizationId === final.orgId && k.status !== 'revoked')).toEqual([]);
+      expect(after.apiKeys.filter((k) => k.organizationId === final.orgId && k.status !== 'revoked')).toEqual(
+        [],
+      );
     }
     expect(parentWallet(after).balance).toBe(parentWallet(before).balance);
     expect(totalCredits(after)).toBe(totalCredits(before));
@@ -75,7 +87,9 @@ describe('CRM requests that arrive while onboarding is still running', () => {
     const outcomes = await env.run(() =>
       Promise.all(
         ONBOARDING_STEPS.map(async (step) => {
-          const { externalId, landed } = await duringStep(step, (id) => env.crm.pause(id, { reason: 'invoice overdue', eventId: eventId() }));
+          const { externalId, landed } = await duringStep(step, (id) =>
+            env.crm.pause(id, { reason: 'invoice overdue', eventId: eventId() }),
+          );
           const onboarding = await env.crm.result(externalId);
           const status = await untilState(env, externalId, 'suspended');
           return { step, landed, externalId, onboarding, status };
@@ -87,9 +101,13 @@ describe('CRM requests that arrive while onboarding is still running', () => {
       expect({ step, landed }).toEqual({ step, landed: step });
       expect(onboarding.verified).toBe(true);
       expect(status).toMatchObject({ orgId: onboarding.orgId, orgSuspended: true });
-      expect(orgsOf(after, externalId).map((o) => [o.id, o.status])).toEqual([[onboarding.orgId, 'suspended']]);
+      expect(orgsOf(after, externalId).map((o) => [o.id, o.status])).toEqual([
+        [onboarding.orgId, 'suspended'],
+      ]);
       expect(walletOf(after, onboarding.orgId).balance).toBe(5000);
-      expect(after.apiKeys.filter((k) => k.organizationId === onboarding.orgId).map((k) => k.status)).toEqual(['active']);
+      expect(after.apiKeys.filter((k) => k.organizationId === onboarding.orgId).map((k) => k.status)).toEqual(
+        ['active'],
+      );
       expect(after.projects.filter((p) => p.organizationId === onboarding.orgId)).toHaveLength(1);
     }
     expect(parentWallet(after).balance).toBe(parentWallet(before).balance - 5000 * ONBOARDING_STEPS.length);
@@ -103,17 +121,29 @@ describe('CRM requests that arrive while onboarding is still running', () => {
         duringStep('create-org', async (id) => {
           await env.crm.pause(id, { reason: 'hold', eventId: eventId() });
           await env.crm.resume(id, { reason: 'released', eventId: eventId() });
-        }).then(async ({ externalId }) => ({ externalId, expected: 'active' as const, status: await settle(externalId, 'active') })),
+        }).then(async ({ externalId }) => ({
+          externalId,
+          expected: 'active' as const,
+          status: await settle(externalId, 'active'),
+        })),
         // resume then pause: ends suspended.
         duringStep('mint-key', async (id) => {
           await env.crm.resume(id, { reason: 'nothing to resume', eventId: eventId() });
           await env.crm.pause(id, { reason: 'hold', eventId: eventId() });
-        }).then(async ({ externalId }) => ({ externalId, expected: 'suspended' as const, status: await settle(externalId, 'suspended') })),
+        }).then(async ({ externalId }) => ({
+          externalId,
+          expected: 'suspended' as const,
+          status: await settle(externalId, 'suspended'),
+        })),
         // pause then churn: the churn wins and the org is archived.
         duringStep('allocate-credits', async (id) => {
           await env.crm.pause(id, { reason: 'hold', eventId: eventId() });
           await env.crm.churn(id, { reason: 'gone', eventId: eventId() });
-        }).then(async ({ externalId }) => ({ externalId, expected: 'archived' as const, status: await env.crm.customerResult(externalId) })),
+        }).then(async ({ externalId }) => ({
+          externalId,
+          expected: 'archived' as const,
+          status: await env.crm.customerResult(externalId),
+        })),
       ]),
     );
     const state = await env.control.state();

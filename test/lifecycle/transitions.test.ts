@@ -32,7 +32,10 @@ describe('customer lifecycle: pause, resume and churn from the CRM', () => {
       expect(orgsOf(await env.control.state(), externalId)[0].status).toBe('active');
       expect(await asCustomer(env, result)).toBe('ok');
 
-      const churning = await env.crm.churnAndWait(externalId, { reason: 'cancelled the contract', eventId: eventId() });
+      const churning = await env.crm.churnAndWait(externalId, {
+        reason: 'cancelled the contract',
+        eventId: eventId(),
+      });
       expect(['offboarding', 'archived']).toContain(churning.state);
       const final = await env.crm.customerResult(externalId);
       expect(final.state).toBe('archived');
@@ -45,20 +48,30 @@ describe('customer lifecycle: pause, resume and churn from the CRM', () => {
         'active→offboarding',
         'offboarding→archived',
       ]);
-      const offboarding = await env.temporal.client.workflow.getHandle(offboardingWorkflowId(externalId)).describe();
+      const offboarding = await env.temporal.client.workflow
+        .getHandle(offboardingWorkflowId(externalId))
+        .describe();
       expect(offboarding.type).toBe('offboardCustomer');
 
       const after = await env.control.state();
       const [org] = orgsOf(after, externalId);
       expect(org.status).toBe('archived');
-      expect(after.apiKeys.filter((k) => k.organizationId === org.id).map((k) => k.status)).toEqual(['revoked']);
+      expect(after.apiKeys.filter((k) => k.organizationId === org.id).map((k) => k.status)).toEqual([
+        'revoked',
+      ]);
       expect(await asCustomer(env, result)).toBe('UNAUTHENTICATED');
       expect(walletOf(after, org.id).balance).toBe(0);
       expect(parentWallet(after).balance).toBe(parentWallet(before).balance + 5000);
-      const reclaims = after.transfers.filter((t) => t.fromOrganizationId === org.id && t.trigger === 'reclaim');
-      expect(reclaims).toEqual([expect.objectContaining({ toOrganizationId: after.parentOrganizationId, credits: 5000 })]);
+      const reclaims = after.transfers.filter(
+        (t) => t.fromOrganizationId === org.id && t.trigger === 'reclaim',
+      );
+      expect(reclaims).toEqual([
+        expect.objectContaining({ toOrganizationId: after.parentOrganizationId, credits: 5000 }),
+      ]);
       // The reclaim shows on both ledgers with its transferId.
-      const transferIds = after.ledger.filter((e) => e.metadata?.transferId === reclaims[0].id).map((e) => e.organizationId);
+      const transferIds = after.ledger
+        .filter((e) => e.metadata?.transferId === reclaims[0].id)
+        .map((e) => e.organizationId);
       expect(transferIds.sort()).toEqual([after.parentOrganizationId, org.id].sort());
       expect(totalCredits(after)).toBe(totalCredits(before));
     });
@@ -68,7 +81,11 @@ describe('customer lifecycle: pause, resume and churn from the CRM', () => {
     await env.run(async () => {
       const { externalId, result } = await onboarded(env);
 
-      await env.crm.pauseAndWait(externalId, { reason: 'trial pause', until: isoIn(2_000), eventId: eventId() });
+      await env.crm.pauseAndWait(externalId, {
+        reason: 'trial pause',
+        until: isoIn(2_000),
+        eventId: eventId(),
+      });
       expect((await env.crm.customerStatus(externalId)).pausedUntil).toBeDefined();
       expect(orgsOf(await env.control.state(), externalId)[0].status).toBe('suspended');
       const timed = await env.temporal.client.workflow.getHandle(suspendWorkflowId(externalId, 1)).result();
@@ -95,7 +112,11 @@ describe('customer lifecycle: pause, resume and churn from the CRM', () => {
     await env.run(async () => {
       const { externalId } = await onboarded(env);
 
-      const scheduled = await env.crm.churnAndWait(externalId, { reason: 'non-renewal', effectiveAt: isoIn(3_600_000), eventId: eventId() });
+      const scheduled = await env.crm.churnAndWait(externalId, {
+        reason: 'non-renewal',
+        effectiveAt: isoIn(3_600_000),
+        eventId: eventId(),
+      });
       expect(scheduled).toMatchObject({ state: 'offboarding' });
       expect(scheduled.offboardingAt).toBeDefined();
       const offboarding = env.temporal.client.workflow.getHandle(offboardingWorkflowId(externalId));
@@ -111,7 +132,11 @@ describe('customer lifecycle: pause, resume and churn from the CRM', () => {
       expect(orgsOf(await env.control.state(), externalId)[0].status).toBe('active');
 
       // The offboarding id is free again once the cancelled one closed.
-      await env.crm.churn(externalId, { reason: 'left for good', effectiveAt: isoIn(1_500), eventId: eventId() });
+      await env.crm.churn(externalId, {
+        reason: 'left for good',
+        effectiveAt: isoIn(1_500),
+        eventId: eventId(),
+      });
       const final = await env.crm.customerResult(externalId);
       expect(final.state).toBe('archived');
       expect(orgsOf(await env.control.state(), externalId)[0].status).toBe('archived');
@@ -125,13 +150,19 @@ describe('customer lifecycle: pause, resume and churn from the CRM', () => {
       await env.control.usage(orgId, 'reserve', 700);
       const parentBefore = parentWallet(await env.control.state()).balance;
 
-      const draining = await env.crm.churnAndWait(externalId, { reason: 'churned', drain: true, eventId: eventId() });
+      const draining = await env.crm.churnAndWait(externalId, {
+        reason: 'churned',
+        drain: true,
+        eventId: eventId(),
+      });
       expect(draining.state).toBe('offboarding');
       // Suspended first, so no new work starts; not archived while 700 credits are still reserved.
       await eventually(async () => orgsOf(await env.control.state(), externalId)[0].status === 'suspended');
-      const readsBefore = (await env.control.state()).requests.byRoute['GET /v1/organizations/:orgId/credits']?.['200'] ?? 0;
+      const readsBefore =
+        (await env.control.state()).requests.byRoute['GET /v1/organizations/:orgId/credits']?.['200'] ?? 0;
       await eventually(async () => {
-        const reads = (await env.control.state()).requests.byRoute['GET /v1/organizations/:orgId/credits']?.['200'] ?? 0;
+        const reads =
+          (await env.control.state()).requests.byRoute['GET /v1/organizations/:orgId/credits']?.['200'] ?? 0;
         return reads >= readsBefore + 2; // it polled at least twice more and still did not archive
       });
       expect(orgsOf(await env.control.state(), externalId)[0].status).toBe('suspended');
@@ -145,7 +176,9 @@ describe('customer lifecycle: pause, resume and churn from the CRM', () => {
       const after = await env.control.state();
       expect(walletOf(after, orgId)).toMatchObject({ balance: 0, reserved: 0 });
       expect(parentWallet(after).balance).toBe(parentBefore + 4700);
-      const outcome = await env.temporal.client.workflow.getHandle(offboardingWorkflowId(externalId)).result();
+      const outcome = await env.temporal.client.workflow
+        .getHandle(offboardingWorkflowId(externalId))
+        .result();
       expect(outcome).toMatchObject({ cancelled: false, drained: true, reclaimedCredits: 4700 });
     });
   });
@@ -155,16 +188,23 @@ describe('customer lifecycle: pause, resume and churn from the CRM', () => {
       const { externalId } = await onboarded(env);
       const calls = async () => {
         const byRoute = (await env.control.state()).requests.byRoute;
-        return (byRoute['POST /v1/organizations/:orgId/suspend']?.['200'] ?? 0) + (byRoute['POST /v1/organizations/:orgId/resume']?.['200'] ?? 0);
+        return (
+          (byRoute['POST /v1/organizations/:orgId/suspend']?.['200'] ?? 0) +
+          (byRoute['POST /v1/organizations/:orgId/resume']?.['200'] ?? 0)
+        );
       };
       const start = await calls();
-      expect(await env.crm.resumeAndWait(externalId, { reason: 'already fine', eventId: eventId() })).toMatchObject({ state: 'active' });
+      expect(
+        await env.crm.resumeAndWait(externalId, { reason: 'already fine', eventId: eventId() }),
+      ).toMatchObject({ state: 'active' });
       await env.crm.pauseAndWait(externalId, { reason: 'hold', eventId: eventId() });
       const status = await env.crm.pauseAndWait(externalId, { reason: 'hold again', eventId: eventId() });
       expect(status.state).toBe('suspended');
       expect(status.transitions.filter((t) => t.to === 'suspended')).toHaveLength(1);
       expect(await calls()).toBe(start + 1);
-      await expect(env.temporal.client.workflow.getHandle(suspendWorkflowId(externalId, 2)).describe()).rejects.toThrow();
+      await expect(
+        env.temporal.client.workflow.getHandle(suspendWorkflowId(externalId, 2)).describe(),
+      ).rejects.toThrow();
     });
   });
 });

@@ -20,7 +20,9 @@ describe('100 concurrent onboardings', () => {
     const children = childrenOf(state).filter((o) => ours.has(o.metadata?.externalId));
     expect(children).toHaveLength(100);
     expect(new Set(results.map((r) => r.orgId)).size).toBe(100);
-    expect(state.webhookEndpoints.filter((e) => e.url === 'https://quinns-crm.example.com/layers/webhooks')).toHaveLength(1);
+    expect(
+      state.webhookEndpoints.filter((e) => e.url === 'https://quinns-crm.example.com/layers/webhooks'),
+    ).toHaveLength(1);
     expect(new Set(results.map((r) => r.firehoseEndpointId)).size).toBe(1);
     const allocated = customers.reduce((sum, c) => sum + c.credits, 0);
     expect(state.transfers.filter((t) => t.trigger === 'allocate')).toHaveLength(100);

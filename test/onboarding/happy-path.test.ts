@@ -27,7 +27,11 @@ describe('onboarding: the guide "Provision and fund a customer", run by Temporal
     expect(children).toHaveLength(1);
     const org = children[0];
     expect(org).toMatchObject({ id: result.orgId, name: 'Acme Coffee', status: 'active' });
-    expect(org.metadata).toMatchObject({ externalId, plan: 'growth', onboardingWorkflowId: onboardingWorkflowId(externalId) });
+    expect(org.metadata).toMatchObject({
+      externalId,
+      plan: 'growth',
+      onboardingWorkflowId: onboardingWorkflowId(externalId),
+    });
 
     const keys = state.apiKeys.filter((k) => k.organizationId === org.id);
     expect(keys).toHaveLength(1);
@@ -35,8 +39,13 @@ describe('onboarding: the guide "Provision and fund a customer", run by Temporal
     expect([...keys[0].scopes].sort()).toEqual(['content:read', 'content:write']);
 
     const transfers = state.transfers.filter((t) => t.toOrganizationId === org.id);
-    expect(transfers).toEqual([expect.objectContaining({ id: result.transferId, credits: 5000, trigger: 'allocate' })]);
-    expect(state.wallets.find((w) => w.organizationId === org.id)).toMatchObject({ balance: 5000, available: 5000 });
+    expect(transfers).toEqual([
+      expect.objectContaining({ id: result.transferId, credits: 5000, trigger: 'allocate' }),
+    ]);
+    expect(state.wallets.find((w) => w.organizationId === org.id)).toMatchObject({
+      balance: 5000,
+      available: 5000,
+    });
     expect(parentWallet(state).balance).toBe(before - 5000);
 
     expect(state.creditConfigs.find((c) => c.organizationId === org.id)).toMatchObject({
@@ -45,13 +54,25 @@ describe('onboarding: the guide "Provision and fund a customer", run by Temporal
       refillAmount: 2000,
       autoRefillEnabled: true,
     });
-    const endpoints = state.webhookEndpoints.filter((e) => e.url === 'https://quinns-crm.example.com/layers/webhooks');
+    const endpoints = state.webhookEndpoints.filter(
+      (e) => e.url === 'https://quinns-crm.example.com/layers/webhooks',
+    );
     expect(endpoints).toHaveLength(1);
     expect(endpoints[0]).toMatchObject({ id: result.firehoseEndpointId, scope: 'all_children' });
     expect(state.projects.filter((p) => p.organizationId === org.id)).toEqual([
-      expect.objectContaining({ id: result.projectId, name: 'Acme Coffee', timezone: 'America/Los_Angeles', customerExternalId: externalId }),
+      expect.objectContaining({
+        id: result.projectId,
+        name: 'Acme Coffee',
+        timezone: 'America/Los_Angeles',
+        customerExternalId: externalId,
+      }),
     ]);
-    expect(result).toMatchObject({ verified: true, allocated: 5000, balance: 5000, creditConfig: { autoRefillEnabled: true } });
+    expect(result).toMatchObject({
+      verified: true,
+      allocated: 5000,
+      balance: 5000,
+      creditConfig: { autoRefillEnabled: true },
+    });
   });
 
   test('the minted secret reaches the sink (0600) and authenticates as the child, and never enters history', async () => {
@@ -73,7 +94,9 @@ describe('onboarding: the guide "Provision and fund a customer", run by Temporal
       await asChild.close();
     }
 
-    const history = await env.temporal.client.workflow.getHandle(onboardingWorkflowId(externalId)).fetchHistory();
+    const history = await env.temporal.client.workflow
+      .getHandle(onboardingWorkflowId(externalId))
+      .fetchHistory();
     const text = JSON.stringify(history);
     expect(text).not.toContain(stored.secret);
     expect(text).not.toContain(env.emulator.parentKey);
@@ -92,7 +115,9 @@ describe('onboarding: the guide "Provision and fund a customer", run by Temporal
     });
     const handle = env.temporal.client.workflow.getHandle(onboardingWorkflowId(externalId));
     const description = await handle.describe();
-    expect(description.typedSearchAttributes.get({ name: 'LayersCustomerId', type: 'KEYWORD' } as never)).toBe(externalId);
+    expect(
+      description.typedSearchAttributes.get({ name: 'LayersCustomerId', type: 'KEYWORD' } as never),
+    ).toBe(externalId);
     expect(description.searchAttributes).toMatchObject({
       LayersCustomerId: [externalId],
       LayersOrgId: [result.orgId],
@@ -118,7 +143,10 @@ describe('onboarding: the guide "Provision and fund a customer", run by Temporal
     const listed = await env.temporal.client.workflow.list({ query: `LayersOrgId = "${result.orgId}"` });
     const found: string[] = [];
     for await (const wf of listed) found.push(`${wf.type} ${wf.workflowId}`);
-    expect(found.sort()).toEqual([`customerLifecycle customer/${externalId}`, `onboardCustomer ${onboardingWorkflowId(externalId)}`]);
+    expect(found.sort()).toEqual([
+      `customerLifecycle customer/${externalId}`,
+      `onboardCustomer ${onboardingWorkflowId(externalId)}`,
+    ]);
 
     // Activity summaries are what the UI's event list shows.
     const history = await handle.fetchHistory();

@@ -31,7 +31,11 @@ describe('search-attribute upserts', () => {
           event.upsertWorkflowSearchAttributesEventAttributes!.searchAttributes?.indexedFields ?? {},
         );
         const changes = fields.filter(([key, payload]) => attributes.get(key) !== decode(payload));
-        expect({ workflowId, eventId: String(event.eventId), unchanged: fields.length - changes.length }).toEqual({
+        expect({
+          workflowId,
+          eventId: String(event.eventId),
+          unchanged: fields.length - changes.length,
+        }).toEqual({
           workflowId,
           eventId: String(event.eventId),
           unchanged: 0,

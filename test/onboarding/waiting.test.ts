@@ -2,7 +2,12 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { InvalidInputError } from '../../client';
 import { childrenOf, parentWallet, totalCredits } from '../helpers/emulator';
-import { acmeCoffee, fastTiming, startOnboardingTestEnv, type OnboardingTestEnv } from '../helpers/onboarding-env';
+import {
+  acmeCoffee,
+  fastTiming,
+  startOnboardingTestEnv,
+  type OnboardingTestEnv,
+} from '../helpers/onboarding-env';
 import { eventually } from '../helpers/temporal';
 import { onboardingWorkflowId } from '../../common/ids';
 
@@ -23,7 +28,9 @@ describe('onboarding waits durably instead of burning retries', () => {
         return status.waitingFor === 'waiting for funds' ? status : undefined;
       });
       expect(waiting.steps.find((s) => s.name === 'allocate-credits')!.state).toBe('waiting');
-      const description = await env.temporal.client.workflow.getHandle(onboardingWorkflowId(externalId)).describe();
+      const description = await env.temporal.client.workflow
+        .getHandle(onboardingWorkflowId(externalId))
+        .describe();
       expect(description.searchAttributes.LayersOnboardingStep).toEqual(['waiting-for-funds']);
 
       const before = await env.control.state();
@@ -35,7 +42,9 @@ describe('onboarding waits durably instead of burning retries', () => {
     });
     const state = await env.control.state();
     const org = childrenOf(state).find((o) => o.metadata?.externalId === externalId)!;
-    expect(state.transfers.filter((t) => t.toOrganizationId === org.id && t.trigger === 'allocate')).toHaveLength(1);
+    expect(
+      state.transfers.filter((t) => t.toOrganizationId === org.id && t.trigger === 'allocate'),
+    ).toHaveLength(1);
     expect(parentWallet(state).balance).toBe(3000 + 10_000 - 5000);
     expect(totalCredits(state)).toBe(13_000);
   });
@@ -53,18 +62,24 @@ describe('onboarding waits durably instead of burning retries', () => {
           return status.waitingFor === 'blocked: kill switch' ? status : undefined;
         });
         expect(blocked.state).toBe('waiting');
-        expect(childrenOf(await env.control.state()).some((o) => o.metadata?.externalId === externalId)).toBe(false);
+        expect(childrenOf(await env.control.state()).some((o) => o.metadata?.externalId === externalId)).toBe(
+          false,
+        );
         await env.control.killSwitch(false);
         expect((await env.crm.result(externalId)).verified).toBe(true);
       });
     } finally {
       await env.control.killSwitch(false);
     }
-    expect(childrenOf(await env.control.state()).filter((o) => o.metadata?.externalId === externalId)).toHaveLength(1);
+    expect(
+      childrenOf(await env.control.state()).filter((o) => o.metadata?.externalId === externalId),
+    ).toHaveLength(1);
   });
 
   test('a parent key without org:admin fails fast with a clear message', async () => {
-    const { secret } = await env.control.mintKey({ scopes: ['content:read', 'content:write', 'projects:read', 'projects:write'] });
+    const { secret } = await env.control.mintKey({
+      scopes: ['content:read', 'content:write', 'projects:read', 'projects:write'],
+    });
     const limited = await startOnboardingTestEnvWithKey(env, secret);
     const request = acmeCoffee();
     try {
@@ -82,7 +97,13 @@ describe('onboarding waits durably instead of burning retries', () => {
   test('a 422 from the API fails the workflow at once, non-retryably, with the API message, code and requestId', async () => {
     await env.control.faults({
       seed: 422,
-      rules: [{ method: 'POST', path: '/v1/projects', respondWith: { code: 'VALIDATION', message: 'timezone: not supported in this region' } }],
+      rules: [
+        {
+          method: 'POST',
+          path: '/v1/projects',
+          respondWith: { code: 'VALIDATION', message: 'timezone: not supported in this region' },
+        },
+      ],
     });
     const request = acmeCoffee();
     const externalId = request.customer.externalId;
@@ -95,7 +116,11 @@ describe('onboarding waits durably instead of burning retries', () => {
         expect(cause.cause ?? cause).toMatchObject({ type: 'LayersNonRetryableError', nonRetryable: true });
         const failure = (cause.cause ?? cause) as ApplicationFailure;
         expect(failure.message).toContain('timezone: not supported in this region');
-        expect(failure.details?.[0]).toMatchObject({ code: 'VALIDATION', status: 422, requestId: expect.stringMatching(/\S/) });
+        expect(failure.details?.[0]).toMatchObject({
+          code: 'VALIDATION',
+          status: 422,
+          requestId: expect.stringMatching(/\S/),
+        });
         const status = await env.crm.status(externalId);
         expect(status.steps.find((s) => s.name === 'project')).toMatchObject({ state: 'failed' });
         // The customer workflow reports it too.
@@ -132,7 +157,12 @@ describe('onboarding waits durably instead of burning retries', () => {
 
   test('invalid input is refused before anything starts, naming the field', async () => {
     const request = acmeCoffee();
-    const bad = { ...request, credits: 0, creditConfig: { refillThreshold: 1000 }, apiKey: { scopes: ['org:admin'] } };
+    const bad = {
+      ...request,
+      credits: 0,
+      creditConfig: { refillThreshold: 1000 },
+      apiKey: { scopes: ['org:admin'] },
+    };
     const err = await env.crm.start(bad).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as InvalidInputError).problems).toEqual(
@@ -142,9 +172,9 @@ describe('onboarding waits durably instead of burning retries', () => {
         expect.stringMatching(/^apiKey\.scopes: org:admin can never be delegated/),
       ]),
     );
-    await expect(env.temporal.client.workflow.getHandle(onboardingWorkflowId(request.customer.externalId)).describe()).rejects.toThrow(
-      /not found/i,
-    );
+    await expect(
+      env.temporal.client.workflow.getHandle(onboardingWorkflowId(request.customer.externalId)).describe(),
+    ).rejects.toThrow(/not found/i);
   });
 });
 
@@ -158,7 +188,12 @@ async function startOnboardingTestEnvWithKey(base: OnboardingTestEnv, apiKey: st
   return {
     crm: new OnboardingClient(base.temporal.client, taskQueue),
     run: async <T>(fn: () => Promise<T>) =>
-      (await createTestWorker(base.temporal, taskQueue, { layers, secretSink: new FileSecretSink(base.secretsDir) })).runUntil(fn),
+      (
+        await createTestWorker(base.temporal, taskQueue, {
+          layers,
+          secretSink: new FileSecretSink(base.secretsDir),
+        })
+      ).runUntil(fn),
     close: () => layers.close(),
   };
 }

@@ -12,14 +12,21 @@ import { ENCRYPTING_FAILURE_CONVERTER_PATH, dataConverterWithCodec } from '../..
 import type { WorkerGroup } from '../../worker/worker';
 import { emulatorControl, startEmulator, type RunningEmulator } from '../helpers/emulator';
 import { recordTestSecrets } from '../helpers/secret-registry';
-import { connectTestTemporal, createTestWorker, uniqueTaskQueue, type TemporalTestContext } from '../helpers/temporal';
+import {
+  connectTestTemporal,
+  createTestWorker,
+  uniqueTaskQueue,
+  type TemporalTestContext,
+} from '../helpers/temporal';
 
 /** Fixed test keys: the history scan decrypts codec-enabled histories with them. Newest last. */
 export const TEST_CODEC_KEYS: CodecKey[] = [
   { id: 'test-2025', key: Buffer.alloc(32, 0x25) },
   { id: 'test-2026', key: Buffer.alloc(32, 0x26) },
 ];
-export const TEST_CODEC_KEYS_ENV = TEST_CODEC_KEYS.map((k) => `${k.id}:${Buffer.from(k.key).toString('base64')}`).join(',');
+export const TEST_CODEC_KEYS_ENV = TEST_CODEC_KEYS.map(
+  (k) => `${k.id}:${Buffer.from(k.key).toString('base64')}`,
+).join(',');
 
 export function testCodec(): AesGcmPayloadCodec {
   return new AesGcmPayloadCodec(TEST_CODEC_KEYS);
@@ -38,7 +45,14 @@ export async function encryptedWorkflowBundle(): Promise<{ codePath: string }> {
     const { code } = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../workflows'),
       failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH,
-      logger: { log: silent, trace: silent, debug: silent, info: silent, warn: silent, error: (m: string) => console.error(m) },
+      logger: {
+        log: silent,
+        trace: silent,
+        debug: silent,
+        info: silent,
+        warn: silent,
+        error: (m: string) => console.error(m),
+      },
     });
     const tmp = `${codePath}.${process.pid}.tmp`;
     writeFileSync(tmp, code);
@@ -83,9 +97,18 @@ export async function startSecurityEnv(
   const dataConverter = options.codec ? dataConverterWithCodec(options.codec) : undefined;
   const workflowBundle = options.codec ? await encryptedWorkflowBundle() : undefined;
   const secretSink = options.sink ? options.sink(secretsDir) : new FileSecretSink(secretsDir);
-  const client = new Client({ connection: temporal.connection, namespace: temporal.namespace, dataConverter });
+  const client = new Client({
+    connection: temporal.connection,
+    namespace: temporal.namespace,
+    dataConverter,
+  });
   const newWorker = () =>
-    createTestWorker(temporal, taskQueue, { layers, secretSink }, { ...(dataConverter ? { dataConverter } : {}), ...(workflowBundle ? { workflowBundle } : {}) });
+    createTestWorker(
+      temporal,
+      taskQueue,
+      { layers, secretSink },
+      { ...(dataConverter ? { dataConverter } : {}), ...(workflowBundle ? { workflowBundle } : {}) },
+    );
   return {
     temporal,
     emulator,
@@ -110,7 +133,14 @@ export async function startSecurityEnv(
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 function isPayload(value: any): boolean {
-  return value && typeof value === 'object' && 'data' in value && 'metadata' in value && value.metadata && typeof value.metadata === 'object';
+  return (
+    value &&
+    typeof value === 'object' &&
+    'data' in value &&
+    'metadata' in value &&
+    value.metadata &&
+    typeof value.metadata === 'object'
+  );
 }
 
 export function payloadEncoding(payload: any): string | undefined {
@@ -151,7 +181,8 @@ export function historyPayloads(history: unknown, options: { skipKeys?: string[]
   const seen = new WeakSet<object>();
   const skip = new Set(options.skipKeys ?? []);
   const walk = (value: any, depth: number) => {
-    if (!value || typeof value !== 'object' || depth > 60 || value instanceof Uint8Array || seen.has(value)) return;
+    if (!value || typeof value !== 'object' || depth > 60 || value instanceof Uint8Array || seen.has(value))
+      return;
     seen.add(value);
     if (isPayload(value)) {
       out.push(value);
@@ -166,7 +197,10 @@ export function historyPayloads(history: unknown, options: { skipKeys?: string[]
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** The first `customer` object (`{externalId, name, billingEmail?, …}`) anywhere inside a decoded input. */
-export function findCustomer(value: unknown, depth = 0): { externalId?: unknown; name?: unknown; billingEmail?: unknown } | undefined {
+export function findCustomer(
+  value: unknown,
+  depth = 0,
+): { externalId?: unknown; name?: unknown; billingEmail?: unknown } | undefined {
   if (!value || typeof value !== 'object' || depth > 8) return undefined;
   const customer = (value as Record<string, unknown>).customer;
   if (customer && typeof customer === 'object' && 'name' in customer) return customer as { name?: unknown };
@@ -178,7 +212,10 @@ export function findCustomer(value: unknown, depth = 0): { externalId?: unknown;
 }
 
 /** Shapes of Layers secrets (not key prefixes, which are public): `lp_live_<16>_<secret>` and `whsec_…`. */
-export const SECRET_SHAPES = [/lp_(?:live|test)_[A-Za-z0-9]{16}_[A-Za-z0-9]{16,}/, /whsec_[A-Za-z0-9_-]{32,}/];
+export const SECRET_SHAPES = [
+  /lp_(?:live|test)_[A-Za-z0-9]{16}_[A-Za-z0-9]{16,}/,
+  /whsec_[A-Za-z0-9_-]{32,}/,
+];
 
 export function findSecretShapes(text: string): string[] {
   const found: string[] = [];

@@ -4,9 +4,20 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { InvalidInputError, OnboardingClient } from '../../client';
-import { START_OPTIONS, UsageError, onboardingRequestFromFlags, parseCommandArgs } from '../../client/cli/args';
+import {
+  START_OPTIONS,
+  UsageError,
+  onboardingRequestFromFlags,
+  parseCommandArgs,
+} from '../../client/cli/args';
 import { describeCliError, run } from '../../client/cli/main';
-import { KNOWN_SCOPES, MAX_CREDITS, WEBHOOK_EVENT_TYPES, parseOnboardingInput, type OnboardingRequest } from '../../common/onboarding-input';
+import {
+  KNOWN_SCOPES,
+  MAX_CREDITS,
+  WEBHOOK_EVENT_TYPES,
+  parseOnboardingInput,
+  type OnboardingRequest,
+} from '../../common/onboarding-input';
 import { MAX_SCHEDULE_AHEAD_MS, parseLifecycleRequest } from '../../common/lifecycle-input';
 import { connectTestTemporal, uniqueTaskQueue, type TemporalTestContext } from '../helpers/temporal';
 import { onboardingWorkflowId } from '../../common/ids';
@@ -48,8 +59,12 @@ const badCredits = fc.oneof(
   fc.integer({ min: MAX_CREDITS + 1, max: Number.MAX_SAFE_INTEGER }),
   fc.constant(1e300),
 );
-const unknownScope = fc.string({ minLength: 0, maxLength: 30 }).filter((s) => !(KNOWN_SCOPES as readonly string[]).includes(s));
-const unknownEvent = fc.string({ maxLength: 30 }).filter((s) => !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(s));
+const unknownScope = fc
+  .string({ minLength: 0, maxLength: 30 })
+  .filter((s) => !(KNOWN_SCOPES as readonly string[]).includes(s));
+const unknownEvent = fc
+  .string({ maxLength: 30 })
+  .filter((s) => !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(s));
 const blank = fc.constantFrom('', ' ', '\t', '\n  ');
 /** At least `min` characters even after trimming. */
 const longString = (min: number) => fc.string({ maxLength: 50 }).map((s) => `x${s}x`.padEnd(min, 'x'));
@@ -60,8 +75,18 @@ const malformedExternalId = fc.oneof(
   fc.constantFrom(42, null, {}, []),
 );
 const nonHttpsUrl = fc.oneof(
-  fc.webUrl({ validSchemes: ['http'] }).filter((u) => !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(u)),
-  fc.constantFrom('ftp://crm.example/x', 'javascript:alert(1)', 'file:///etc/passwd', 'crm.example/hooks', '', 'https://', `https://a.example/${'x'.repeat(2100)}`),
+  fc
+    .webUrl({ validSchemes: ['http'] })
+    .filter((u) => !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(u)),
+  fc.constantFrom(
+    'ftp://crm.example/x',
+    'javascript:alert(1)',
+    'file:///etc/passwd',
+    'crm.example/hooks',
+    '',
+    'https://',
+    `https://a.example/${'x'.repeat(2100)}`,
+  ),
   fc.string({ maxLength: 40 }).filter((s) => !s.startsWith('https://')),
 );
 const fakeSecret = fc.constantFrom(
@@ -72,55 +97,113 @@ const fakeSecret = fc.constantFrom(
 
 const hostileCases: fc.Arbitrary<Hostile> = fc.oneof(
   badCredits.map((v): Hostile => ({ field: 'credits', mutate: (r) => void (r.credits = v) })),
-  fc.constantFrom('credits', 'apiKey', 'customer').map((k): Hostile => ({ field: k, mutate: (r) => void (k === 'credits' ? delete r.credits : (r[k] = 'nope')) })),
+  fc.constantFrom('credits', 'apiKey', 'customer').map((k): Hostile => ({
+    field: k,
+    mutate: (r) => void (k === 'credits' ? delete r.credits : (r[k] = 'nope')),
+  })),
   badCredits
     .filter((v) => !(typeof v === 'number' && v === 0))
-    .map((v): Hostile => ({ field: 'creditConfig.monthlyCreditCap', mutate: (r) => void (r.creditConfig.monthlyCreditCap = typeof v === 'number' && v > 0 && Number.isInteger(v) && v <= MAX_CREDITS ? -v : v) })),
+    .map((v): Hostile => ({
+      field: 'creditConfig.monthlyCreditCap',
+      mutate: (r) =>
+        void (r.creditConfig.monthlyCreditCap =
+          typeof v === 'number' && v > 0 && Number.isInteger(v) && v <= MAX_CREDITS ? -v : v),
+    })),
   fc.constantFrom('refillThreshold', 'refillAmount').map((side): Hostile => ({
     field: 'creditConfig.',
     mutate: (r) => void delete r.creditConfig[side],
   })),
-  fc.constantFrom([], ['org:admin'], ['content:read', 'org:admin'], ['content:read', 'content:read']).map((scopes): Hostile => ({
+  fc
+    .constantFrom([], ['org:admin'], ['content:read', 'org:admin'], ['content:read', 'content:read'])
+    .map((scopes): Hostile => ({
+      field: 'apiKey.scopes',
+      mutate: (r) => void (r.apiKey.scopes = scopes),
+    })),
+  unknownScope.map((s): Hostile => ({
     field: 'apiKey.scopes',
-    mutate: (r) => void (r.apiKey.scopes = scopes),
+    mutate: (r) => void (r.apiKey.scopes = ['content:read', s]),
   })),
-  unknownScope.map((s): Hostile => ({ field: 'apiKey.scopes', mutate: (r) => void (r.apiKey.scopes = ['content:read', s]) })),
   blank.map((name): Hostile => ({ field: 'customer.name', mutate: (r) => void (r.customer.name = name) })),
-  longString(129).map((name): Hostile => ({ field: 'customer.name', mutate: (r) => void (r.customer.name = name) })),
-  longString(121).map((name): Hostile => ({ field: 'apiKey.name', mutate: (r) => void (r.apiKey.name = name) })),
-  longString(129).map((name): Hostile => ({ field: 'project.name', mutate: (r) => void (r.project.name = name) })),
+  longString(129).map((name): Hostile => ({
+    field: 'customer.name',
+    mutate: (r) => void (r.customer.name = name),
+  })),
+  longString(121).map((name): Hostile => ({
+    field: 'apiKey.name',
+    mutate: (r) => void (r.apiKey.name = name),
+  })),
+  longString(129).map((name): Hostile => ({
+    field: 'project.name',
+    mutate: (r) => void (r.project.name = name),
+  })),
   fc.integer({ min: 49, max: 80 }).map((n): Hostile => ({
     field: 'customer.metadata',
-    mutate: (r) => void (r.customer.metadata = Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']))),
+    mutate: (r) =>
+      void (r.customer.metadata = Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']))),
   })),
-  longString(41).map((key): Hostile => ({ field: 'customer.metadata', mutate: (r) => void (r.customer.metadata = { [key]: 'v' }) })),
-  longString(501).map((value): Hostile => ({ field: 'customer.metadata', mutate: (r) => void (r.customer.metadata = { note: value }) })),
-  fc.constantFrom('externalId', 'onboardingWorkflowId').map((key): Hostile => ({ field: 'customer.metadata', mutate: (r) => void (r.customer.metadata = { [key]: 'x' }) })),
-  fc.constantFrom(1, null, true, { nested: 'x' }).map((value): Hostile => ({ field: 'customer.metadata', mutate: (r) => void (r.customer.metadata = { k: value }) })),
+  longString(41).map((key): Hostile => ({
+    field: 'customer.metadata',
+    mutate: (r) => void (r.customer.metadata = { [key]: 'v' }),
+  })),
+  longString(501).map((value): Hostile => ({
+    field: 'customer.metadata',
+    mutate: (r) => void (r.customer.metadata = { note: value }),
+  })),
+  fc.constantFrom('externalId', 'onboardingWorkflowId').map((key): Hostile => ({
+    field: 'customer.metadata',
+    mutate: (r) => void (r.customer.metadata = { [key]: 'x' }),
+  })),
+  fc.constantFrom(1, null, true, { nested: 'x' }).map((value): Hostile => ({
+    field: 'customer.metadata',
+    mutate: (r) => void (r.customer.metadata = { k: value }),
+  })),
   nonHttpsUrl.map((url): Hostile => ({ field: 'firehose.url', mutate: (r) => void (r.firehose.url = url) })),
-  unknownEvent.map((e): Hostile => ({ field: 'firehose.events', mutate: (r) => void (r.firehose.events = ['content.generated', e]) })),
-  fc.constantFrom([], ['test.ping', 'test.ping']).map((events): Hostile => ({ field: 'firehose.events', mutate: (r) => void (r.firehose.events = events) })),
-  malformedExternalId.map((id): Hostile => ({ field: 'customer.externalId', mutate: (r) => void (r.customer.externalId = id) })),
-  fc.constantFrom('not-an-email', '@acme.example', 'a@', 'a b@c.d', `${'x'.repeat(250)}@acme.example`).map((email): Hostile => ({
-    field: 'customer.billingEmail',
-    mutate: (r) => void (r.customer.billingEmail = email),
+  unknownEvent.map((e): Hostile => ({
+    field: 'firehose.events',
+    mutate: (r) => void (r.firehose.events = ['content.generated', e]),
   })),
-  fc.constantFrom('Mars/Olympus_Mons', '', 'UTC+25', 'America/Nowhere').map((tz): Hostile => ({ field: 'project.timezone', mutate: (r) => void (r.project.timezone = tz) })),
-  fc.constantFrom('parentKey', 'apiKeySecret', 'extra').map((key): Hostile => ({ field: '(input)', mutate: (r) => void (r[key] = 'x') })),
-  fakeSecret.map((s): Hostile => ({ field: 'customer.metadata.note', mutate: (r) => void (r.customer.metadata = { note: s }) })),
-  fakeSecret.map((s): Hostile => ({ field: 'customer.name', mutate: (r) => void (r.customer.name = `Acme ${s}`) })),
+  fc.constantFrom([], ['test.ping', 'test.ping']).map((events): Hostile => ({
+    field: 'firehose.events',
+    mutate: (r) => void (r.firehose.events = events),
+  })),
+  malformedExternalId.map((id): Hostile => ({
+    field: 'customer.externalId',
+    mutate: (r) => void (r.customer.externalId = id),
+  })),
+  fc
+    .constantFrom('not-an-email', '@acme.example', 'a@', 'a b@c.d', `${'x'.repeat(250)}@acme.example`)
+    .map((email): Hostile => ({
+      field: 'customer.billingEmail',
+      mutate: (r) => void (r.customer.billingEmail = email),
+    })),
+  fc
+    .constantFrom('Mars/Olympus_Mons', '', 'UTC+25', 'America/Nowhere')
+    .map((tz): Hostile => ({ field: 'project.timezone', mutate: (r) => void (r.project.timezone = tz) })),
+  fc
+    .constantFrom('parentKey', 'apiKeySecret', 'extra')
+    .map((key): Hostile => ({ field: '(input)', mutate: (r) => void (r[key] = 'x') })),
+  fakeSecret.map((s): Hostile => ({
+    field: 'customer.metadata.note',
+    mutate: (r) => void (r.customer.metadata = { note: s }),
+  })),
+  fakeSecret.map((s): Hostile => ({
+    field: 'customer.name',
+    mutate: (r) => void (r.customer.name = `Acme ${s}`),
+  })),
   fakeSecret.map((s): Hostile => ({ field: 'apiKey.name', mutate: (r) => void (r.apiKey.name = s) })),
 );
 
 /** `field: rule` — a dotted path (odd keys quoted) then the rule. */
-const FIELD_AND_RULE = /^(\(input\)|(?:[\w-]+|"(?:[^"\\]|\\.)*")(?:\.(?:[\w-]+|\(key\)|"(?:[^"\\]|\\.)*"))*): \S/;
+const FIELD_AND_RULE =
+  /^(\(input\)|(?:[\w-]+|"(?:[^"\\]|\\.)*")(?:\.(?:[\w-]+|\(key\)|"(?:[^"\\]|\\.)*"))*): \S/;
 
 function expectNamesField(err: unknown, field: string): void {
   expect(err).toBeInstanceOf(InvalidInputError);
   const problems = (err as InvalidInputError).problems;
   expect(problems.length).toBeGreaterThan(0);
   for (const p of problems) expect(p).toMatch(FIELD_AND_RULE);
-  if (!problems.some((p) => p.startsWith(field))) throw new Error(`expected a problem naming ${field}, got ${JSON.stringify(problems)}`);
+  if (!problems.some((p) => p.startsWith(field)))
+    throw new Error(`expected a problem naming ${field}, got ${JSON.stringify(problems)}`);
 }
 
 describe('hostile input to the library: OnboardingClient.start refuses it, naming the field, and starts nothing', () => {
@@ -153,13 +236,16 @@ describe('hostile input to the library: OnboardingClient.start refuses it, namin
 
   test('property: anything at all (not just near-valid requests) is refused without a crash', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.anything(), fc.record({ customer: fc.anything(), credits: fc.anything() })), async (value) => {
-        const err = await crm.start(value as OnboardingRequest).then(
-          () => new Error('started a workflow'),
-          (e: unknown) => e,
-        );
-        expect(err).toBeInstanceOf(InvalidInputError);
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.anything(), fc.record({ customer: fc.anything(), credits: fc.anything() })),
+        async (value) => {
+          const err = await crm.start(value as OnboardingRequest).then(
+            () => new Error('started a workflow'),
+            (e: unknown) => e,
+          );
+          expect(err).toBeInstanceOf(InvalidInputError);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -167,7 +253,9 @@ describe('hostile input to the library: OnboardingClient.start refuses it, namin
   test('no workflow was started on the task queue, for any of those ids', async () => {
     expect((await temporal.client.workflow.count(`TaskQueue = "${taskQueue}"`)).count).toBe(0);
     for (const id of attempted.slice(0, 50)) {
-      await expect(temporal.client.workflow.getHandle(onboardingWorkflowId(id)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+      await expect(
+        temporal.client.workflow.getHandle(onboardingWorkflowId(id)).describe(),
+      ).rejects.toBeInstanceOf(WorkflowNotFoundError);
     }
   });
 });
@@ -175,7 +263,23 @@ describe('hostile input to the library: OnboardingClient.start refuses it, namin
 const FLAG_NAMES = Object.keys(START_OPTIONS);
 const hostileValue = fc.oneof(
   fc.string({ maxLength: 40 }),
-  fc.constantFrom('-5', '0', '1.5', '1e309', 'NaN', '0x10', '', ' ', '--credits', '-', '=', 'a=b', 'org:admin', 'http://crm.example', '1000000001'),
+  fc.constantFrom(
+    '-5',
+    '0',
+    '1.5',
+    '1e309',
+    'NaN',
+    '0x10',
+    '',
+    ' ',
+    '--credits',
+    '-',
+    '=',
+    'a=b',
+    'org:admin',
+    'http://crm.example',
+    '1000000001',
+  ),
   fc.integer().map(String),
   fc.double().map(String),
 );
@@ -210,24 +314,48 @@ describe('hostile input to the CLI: only UsageError or InvalidInputError, never 
       // (`--credits -Infinity` reads as an unknown flag: a UsageError, covered by the property above.)
       badCredits
         .map(String)
-        .filter((v) => !/^-\D/.test(v) && !(Number.isInteger(Number(v)) && Number(v) > 0 && Number(v) <= MAX_CREDITS))
+        .filter(
+          (v) =>
+            !/^-\D/.test(v) && !(Number.isInteger(Number(v)) && Number(v) > 0 && Number(v) <= MAX_CREDITS),
+        )
         .map((v) => ({ field: 'credits', args: ['--credits', v] })),
-      fc.constantFrom('refill-threshold', 'refill-amount').map((f) => ({ field: 'creditConfig.', args: [`--${f}`, '100'] })),
-      fc.constantFrom('org:admin', 'content:read,org:admin', 'admin', 'content:*').map((s) => ({ field: 'apiKey.scopes', args: ['--scopes', s] })),
+      fc
+        .constantFrom('refill-threshold', 'refill-amount')
+        .map((f) => ({ field: 'creditConfig.', args: [`--${f}`, '100'] })),
+      fc
+        .constantFrom('org:admin', 'content:read,org:admin', 'admin', 'content:*')
+        .map((s) => ({ field: 'apiKey.scopes', args: ['--scopes', s] })),
       blank.map((n) => ({ field: 'customer.name', args: ['--name', n] })),
       longString(129).map((n) => ({ field: 'customer.name', args: ['--name', n] })),
       longString(501).map((v) => ({ field: 'customer.metadata', args: ['--metadata', `note=${v}`] })),
       fc.constantFrom('=x', 'novalue').map((m) => ({ field: 'customer.metadata', args: ['--metadata', m] })),
-      nonHttpsUrl.filter((u) => u.length > 0 && !u.startsWith('-')).map((u) => ({ field: 'firehose.url', args: ['--webhook-url', u] })),
-      unknownEvent.filter((e) => e.trim().length > 0 && !e.includes(',') && !e.startsWith('-')).map((e) => ({ field: 'firehose.events', args: ['--webhook-url', 'https://crm.example/h', '--events', e] })),
-      malformedExternalId.filter((v): v is string => typeof v === 'string' && v.length > 0 && !v.startsWith('-')).map((id) => ({ field: 'customer.externalId', args: ['--external-id', id] })),
+      nonHttpsUrl
+        .filter((u) => u.length > 0 && !u.startsWith('-'))
+        .map((u) => ({ field: 'firehose.url', args: ['--webhook-url', u] })),
+      unknownEvent
+        .filter((e) => e.trim().length > 0 && !e.includes(',') && !e.startsWith('-'))
+        .map((e) => ({
+          field: 'firehose.events',
+          args: ['--webhook-url', 'https://crm.example/h', '--events', e],
+        })),
+      malformedExternalId
+        .filter((v): v is string => typeof v === 'string' && v.length > 0 && !v.startsWith('-'))
+        .map((id) => ({ field: 'customer.externalId', args: ['--external-id', id] })),
     );
     const previous = process.env.TEMPORAL_ADDRESS;
     process.env.TEMPORAL_ADDRESS = '127.0.0.1:1'; // a connection attempt would fail differently
     try {
       await fc.assert(
         fc.asyncProperty(flagCases, async ({ field, args }) => {
-          const base = ['start', '--external-id', 'acme-coffee', '--name', 'Acme Coffee', '--credits', '5000'];
+          const base = [
+            'start',
+            '--external-id',
+            'acme-coffee',
+            '--name',
+            'Acme Coffee',
+            '--credits',
+            '5000',
+          ];
           const err = await run([...base, ...args]).then(
             () => new Error('run() resolved'),
             (e: unknown) => e,
@@ -277,20 +405,42 @@ describe('hostile input to the CLI: only UsageError or InvalidInputError, never 
 
 describe('hostile lifecycle signal payloads (workflows/lifecycle-input.ts)', () => {
   const now = Date.parse('2026-06-01T12:00:00Z');
-  const future = fc.integer({ min: 1_000, max: MAX_SCHEDULE_AHEAD_MS - 1 }).map((ms) => new Date(now + ms).toISOString());
-  const past = fc.integer({ min: 0, max: 100 * 365 * 24 * 3600 * 1000 }).map((ms) => new Date(now - ms).toISOString());
+  const future = fc
+    .integer({ min: 1_000, max: MAX_SCHEDULE_AHEAD_MS - 1 })
+    .map((ms) => new Date(now + ms).toISOString());
+  const past = fc
+    .integer({ min: 0, max: 100 * 365 * 24 * 3600 * 1000 })
+    .map((ms) => new Date(now - ms).toISOString());
   const reason = fc.string({ minLength: 1, maxLength: 500 }).filter((s) => s.trim().length > 0);
   // eslint-disable-next-line no-control-regex
   const eventId = fc.string({ minLength: 1, maxLength: 200 }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s));
 
   test('property: well-formed pause/resume/churn requests are accepted', () => {
     fc.assert(
-      fc.property(reason, eventId, fc.option(future, { nil: undefined }), fc.option(fc.boolean(), { nil: undefined }), (r, e, when, drain) => {
-        expect(parseLifecycleRequest('pause', { reason: r, eventId: e, ...(when ? { until: when } : {}) }, now).ok).toBe(true);
-        expect(parseLifecycleRequest('resume', { reason: r, eventId: e }, now).ok).toBe(true);
-        const churn = parseLifecycleRequest('churn', { reason: r, eventId: e, ...(when ? { effectiveAt: when } : {}), ...(drain === undefined ? {} : { drain }) }, now);
-        expect(churn).toEqual({ ok: true, value: expect.objectContaining({ eventId: e }) });
-      }),
+      fc.property(
+        reason,
+        eventId,
+        fc.option(future, { nil: undefined }),
+        fc.option(fc.boolean(), { nil: undefined }),
+        (r, e, when, drain) => {
+          expect(
+            parseLifecycleRequest('pause', { reason: r, eventId: e, ...(when ? { until: when } : {}) }, now)
+              .ok,
+          ).toBe(true);
+          expect(parseLifecycleRequest('resume', { reason: r, eventId: e }, now).ok).toBe(true);
+          const churn = parseLifecycleRequest(
+            'churn',
+            {
+              reason: r,
+              eventId: e,
+              ...(when ? { effectiveAt: when } : {}),
+              ...(drain === undefined ? {} : { drain }),
+            },
+            now,
+          );
+          expect(churn).toEqual({ ok: true, value: expect.objectContaining({ eventId: e }) });
+        },
+      ),
     );
   });
 
@@ -301,14 +451,19 @@ describe('hostile lifecycle signal payloads (workflows/lifecycle-input.ts)', () 
           ok: false,
           errors: [`until: must be in the future (got ${when})`],
         });
-        expect(parseLifecycleRequest('churn', { reason: 'r', eventId: 'e', effectiveAt: when }, now)).toEqual({
-          ok: false,
-          errors: [`effectiveAt: must be in the future (got ${when})`],
-        });
+        expect(parseLifecycleRequest('churn', { reason: 'r', eventId: 'e', effectiveAt: when }, now)).toEqual(
+          {
+            ok: false,
+            errors: [`effectiveAt: must be in the future (got ${when})`],
+          },
+        );
       }),
     );
     const far = new Date(now + MAX_SCHEDULE_AHEAD_MS + 60_000).toISOString();
-    expect(parseLifecycleRequest('pause', { reason: 'r', eventId: 'e', until: far }, now)).toEqual({ ok: false, errors: [`until: must be at most 5 years ahead (got ${far})`] });
+    expect(parseLifecycleRequest('pause', { reason: 'r', eventId: 'e', until: far }, now)).toEqual({
+      ok: false,
+      errors: [`until: must be at most 5 years ahead (got ${far})`],
+    });
   });
 
   test('property: every broken rule names its field', () => {
@@ -316,29 +471,56 @@ describe('hostile lifecycle signal payloads (workflows/lifecycle-input.ts)', () 
       fc.constantFrom('', ' ', '\n').map((v) => ({ field: 'reason', patch: { reason: v } })),
       longString(501).map((v) => ({ field: 'reason', patch: { reason: v } })),
       fc.constantFrom(undefined, 42, null).map((v) => ({ field: 'reason', patch: { reason: v } })),
-      fc.constantFrom('', 'a\u0000b', 'line\nbreak', 'x'.repeat(201), undefined, 7).map((v) => ({ field: 'eventId', patch: { eventId: v } })),
-      fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('2026-13-01T00:00:00Z', '2026-07-01', '2026-07-01T00:00:00', 'tomorrow', '1767225600000'), fc.integer()).map((v) => ({
-        field: 'until',
-        patch: { until: v },
-      })),
+      fc
+        .constantFrom('', 'a\u0000b', 'line\nbreak', 'x'.repeat(201), undefined, 7)
+        .map((v) => ({ field: 'eventId', patch: { eventId: v } })),
+      fc
+        .oneof(
+          fc.string({ maxLength: 30 }),
+          fc.constantFrom(
+            '2026-13-01T00:00:00Z',
+            '2026-07-01',
+            '2026-07-01T00:00:00',
+            'tomorrow',
+            '1767225600000',
+          ),
+          fc.integer(),
+        )
+        .map((v) => ({
+          field: 'until',
+          patch: { until: v },
+        })),
       fc.constantFrom('pause', 'resume').map(() => ({ field: '(input)', patch: { sneaky: true } })),
     );
     fc.assert(
       fc.property(broken, ({ field, patch }) => {
-        const result = parseLifecycleRequest('pause', { reason: 'maintenance', eventId: 'evt-1', ...patch }, now);
+        const result = parseLifecycleRequest(
+          'pause',
+          { reason: 'maintenance', eventId: 'evt-1', ...patch },
+          now,
+        );
         expect(result.ok).toBe(false);
-        if (!result.ok && !result.errors.some((e) => e.startsWith(`${field}: `))) throw new Error(`expected ${field}: got ${JSON.stringify(result.errors)}`);
+        if (!result.ok && !result.errors.some((e) => e.startsWith(`${field}: `)))
+          throw new Error(`expected ${field}: got ${JSON.stringify(result.errors)}`);
       }),
     );
-    expect(parseLifecycleRequest('churn', { reason: 'r', eventId: 'e', drain: 'yes' }, now)).toEqual({ ok: false, errors: ['drain: must be true or false'] });
+    expect(parseLifecycleRequest('churn', { reason: 'r', eventId: 'e', drain: 'yes' }, now)).toEqual({
+      ok: false,
+      errors: ['drain: must be true or false'],
+    });
   });
 
   test('property: any value at all, for any kind, is answered without throwing', () => {
     fc.assert(
-      fc.property(fc.constantFrom('pause', 'resume', 'churn', 'bogus'), fc.anything(), fc.integer(), (kind, value, nowMs) => {
-        const result = parseLifecycleRequest(kind as 'pause', value, nowMs);
-        if (!result.ok) for (const e of result.errors) expect(e).toMatch(/^[\w.()]+: \S/);
-      }),
+      fc.property(
+        fc.constantFrom('pause', 'resume', 'churn', 'bogus'),
+        fc.anything(),
+        fc.integer(),
+        (kind, value, nowMs) => {
+          const result = parseLifecycleRequest(kind as 'pause', value, nowMs);
+          if (!result.ok) for (const e of result.errors) expect(e).toMatch(/^[\w.()]+: \S/);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -111,26 +111,48 @@ describe('worker and CLI processes: logs across an e2e run carry no key material
       seed: 'log-capture',
       rules: [{ method: 'POST', path: '/v1/organizations/:orgId/credits/allocate', beforeError: 0.6 }],
     });
-    worker = spawnLogged(['worker/main.ts'], {
-      ...temporalEnv,
-      LOG_LEVEL: 'DEBUG',
-      LAYERS_API_URL: emulator.url,
-      LAYERS_PARENT_KEY: emulator.parentKey,
-      LAYERS_SECRET_SINK: 'http',
-      LAYERS_SECRET_SINK_URL: receiver.url,
-      LAYERS_SECRET_SINK_HMAC_KEY: HMAC_KEY,
-      LAYERS_SECRET_SINK_DIR: secretsDir,
-    }, log);
-    await eventually(async () => log.join('').includes('worker: polling') || (worker!.exitCode !== null && Promise.reject(new Error(log.join('')))), {
-      timeoutMs: 90_000,
-      intervalMs: 250,
-    });
+    worker = spawnLogged(
+      ['worker/main.ts'],
+      {
+        ...temporalEnv,
+        LOG_LEVEL: 'DEBUG',
+        LAYERS_API_URL: emulator.url,
+        LAYERS_PARENT_KEY: emulator.parentKey,
+        LAYERS_SECRET_SINK: 'http',
+        LAYERS_SECRET_SINK_URL: receiver.url,
+        LAYERS_SECRET_SINK_HMAC_KEY: HMAC_KEY,
+        LAYERS_SECRET_SINK_DIR: secretsDir,
+      },
+      log,
+    );
+    await eventually(
+      async () =>
+        log.join('').includes('worker: polling') ||
+        (worker!.exitCode !== null && Promise.reject(new Error(log.join('')))),
+      {
+        timeoutMs: 90_000,
+        intervalMs: 250,
+      },
+    );
 
     const ids = [uniqueExternalId('logs'), uniqueExternalId('logs')];
     for (const id of ids) {
       const code = await runCli(
-        ['start', '--external-id', id, '--name', 'Acme Coffee', '--credits', '100', '--billing-email', 'billing@acme.example',
-          '--webhook-url', 'https://crm.example.com/hooks', '--wait', '--json'],
+        [
+          'start',
+          '--external-id',
+          id,
+          '--name',
+          'Acme Coffee',
+          '--credits',
+          '100',
+          '--billing-email',
+          'billing@acme.example',
+          '--webhook-url',
+          'https://crm.example.com/hooks',
+          '--wait',
+          '--json',
+        ],
         temporalEnv,
         log,
       );
@@ -139,8 +161,12 @@ describe('worker and CLI processes: logs across an e2e run carry no key material
     }
     // Hostile input: exit 2, one readable error, no stack trace.
     const before = log.length;
-    expect(await runCli(['start', '--external-id', 'x', '--name', 'n', '--credits', '-5'], temporalEnv, log)).toBe(2);
-    expect(await runCli(['start', '--external-id', 'x', '--name', SECRET, '--credits', '5'], temporalEnv, log)).toBe(2);
+    expect(
+      await runCli(['start', '--external-id', 'x', '--name', 'n', '--credits', '-5'], temporalEnv, log),
+    ).toBe(2);
+    expect(
+      await runCli(['start', '--external-id', 'x', '--name', SECRET, '--credits', '5'], temporalEnv, log),
+    ).toBe(2);
     const refused = log.slice(before).join('');
     expect(refused).toMatch(/error: invalid input: credits: credits must be greater than 0/);
     expect(refused).toMatch(/error: invalid input: customer\.name: looks like a Layers secret/);
@@ -154,21 +180,34 @@ describe('worker and CLI processes: logs across an e2e run carry no key material
     expect(receiver.stored.size).toBeGreaterThanOrEqual(ids.length);
     const output = log.join('');
     if (process.env.DUMP_LOG) writeFileSync(process.env.DUMP_LOG, output); // to look at what was captured
-    expect(output).toMatch(/worker: polling .* secrets to http \(http:\/\/127\.0\.0\.1:\d+\/layers\/secrets\); payload codec on \(encrypting with key test-2026\)/);
+    expect(output).toMatch(
+      /worker: polling .* secrets to http \(http:\/\/127\.0\.0\.1:\d+\/layers\/secrets\); payload codec on \(encrypting with key test-2026\)/,
+    );
     // Structured JSON lines (pino): the failed activity names its workflow, run, activity and customer.
     const lines = output
       .split('\n')
       .filter((l) => l.startsWith('{"level"'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const failed = lines.find((l) => l.level === 'warn' && l.msg === 'Activity failed');
-    expect(failed).toMatchObject({ workflowId: expect.stringMatching(/^onboarding\//), runId: expect.any(String), activity: expect.any(String), customerId: expect.any(String) });
+    expect(failed).toMatchObject({
+      workflowId: expect.stringMatching(/^onboarding\//),
+      runId: expect.any(String),
+      activity: expect.any(String),
+      customerId: expect.any(String),
+    });
     expect(ids).toContain(failed!.customerId);
     expect(output).not.toContain('taskToken');
     expect(output).toContain(`"externalId": "${ids[0]}"`);
 
     const minted = [...receiver.stored.values()];
     recordTestSecrets({ secrets: minted });
-    const known = [...readTestSecrets().secrets, ...minted, emulator.parentKey, HMAC_KEY, ...TEST_CODEC_KEYS_ENV.split(',').map((e) => e.split(':')[1]!)];
+    const known = [
+      ...readTestSecrets().secrets,
+      ...minted,
+      emulator.parentKey,
+      HMAC_KEY,
+      ...TEST_CODEC_KEYS_ENV.split(',').map((e) => e.split(':')[1]!),
+    ];
     for (const secret of known) expect(output).not.toContain(secret);
     expect(findSecretShapes(output)).toEqual([]);
     // The minted secrets really are secrets: one authenticates as its child.
@@ -182,7 +221,11 @@ describe('worker and CLI processes: logs across an e2e run carry no key material
     // And those workflows' histories: encrypted, with no secret and no customer name or email in them.
     const connection = await Connection.connect({ address: temporalEnv.TEMPORAL_ADDRESS });
     try {
-      const client = new Client({ connection, namespace: temporalEnv.TEMPORAL_NAMESPACE, dataConverter: dataConverterWithCodec(testCodec()) });
+      const client = new Client({
+        connection,
+        namespace: temporalEnv.TEMPORAL_NAMESPACE,
+        dataConverter: dataConverterWithCodec(testCodec()),
+      });
       for (const id of ids) {
         const history = await client.workflow.getHandle(onboardingWorkflowId(id)).fetchHistory();
         const text = historyText(history, { skipEncryptedData: true });

@@ -47,7 +47,9 @@ describe('HttpSecretSink', () => {
         prefix: 'lp_live_ABCDEFGHJKMNPQRS',
         secret: secret.secret,
       });
-      expect(signSecretSinkBody(KEY, req!.body, req!.timestamp)).toBe(req!.headers['x-layers-orchestrator-signature']);
+      expect(signSecretSinkBody(KEY, req!.body, req!.timestamp)).toBe(
+        req!.headers['x-layers-orchestrator-signature'],
+      );
     } finally {
       await receiver.close();
     }
@@ -66,7 +68,9 @@ describe('HttpSecretSink', () => {
       });
       await sink.store(secret);
       expect(receiver.received.map((r) => r.status)).toEqual([500, 429, 408, 503, 200]);
-      expect(new Set(receiver.received.map((r) => r.headers['idempotency-key']))).toEqual(new Set([`api-key:${secret.id}`]));
+      expect(new Set(receiver.received.map((r) => r.headers['idempotency-key']))).toEqual(
+        new Set([`api-key:${secret.id}`]),
+      );
       expect(new Set(receiver.received.map((r) => r.json.secret))).toEqual(new Set([secret.secret]));
       expect(sleeps).toEqual([10, 20, 30, 30]);
       expect([...receiver.stored.values()]).toEqual([secret.secret]);
@@ -78,7 +82,12 @@ describe('HttpSecretSink', () => {
   test('out of attempts, or a non-retryable 4xx: store throws without the secret or body in the message', async () => {
     const receiver = await startSinkReceiver(KEY, [503, 503, 503, 400]);
     try {
-      const sink = new HttpSecretSink({ url: `${receiver.url}?token=abc`, signingKey: KEY, attempts: 3, backoffMs: fast });
+      const sink = new HttpSecretSink({
+        url: `${receiver.url}?token=abc`,
+        signingKey: KEY,
+        attempts: 3,
+        backoffMs: fast,
+      });
       const err = (await sink.store(secret).catch((e: unknown) => e)) as Error;
       expect(err.message).toMatch(/did not store api-key:key_.* after 3 attempts \(last: HTTP 503\)/);
       expect(err.message).not.toContain('token=abc');
@@ -97,7 +106,11 @@ describe('HttpSecretSink', () => {
   test('a wrong signing key is refused by the receiver (401) and not retried', async () => {
     const receiver = await startSinkReceiver(KEY);
     try {
-      const sink = new HttpSecretSink({ url: receiver.url, signingKey: 'another-key-entirely-0000000000000000', backoffMs: fast });
+      const sink = new HttpSecretSink({
+        url: receiver.url,
+        signingKey: 'another-key-entirely-0000000000000000',
+        backoffMs: fast,
+      });
       await expect(sink.store(secret)).rejects.toThrow(/HTTP 401/);
       expect(receiver.received).toHaveLength(1);
     } finally {
@@ -111,8 +124,15 @@ describe('HttpSecretSink', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const refused = new HttpSecretSink({ url: `http://127.0.0.1:${port}/x`, signingKey: KEY, attempts: 2, backoffMs: fast });
-    await expect(refused.store(secret)).rejects.toThrow(/after 2 attempts \(last: network error \(ECONNREFUSED\)\)/);
+    const refused = new HttpSecretSink({
+      url: `http://127.0.0.1:${port}/x`,
+      signingKey: KEY,
+      attempts: 2,
+      backoffMs: fast,
+    });
+    await expect(refused.store(secret)).rejects.toThrow(
+      /after 2 attempts \(last: network error \(ECONNREFUSED\)\)/,
+    );
 
     let hits = 0;
     const hanging = http.createServer(() => void hits++);
@@ -137,12 +157,22 @@ describe('HttpSecretSink', () => {
 describe('VaultSecretSink', () => {
   test('writes <prefix>/<kind>/<id> through the VaultClient and returns vault:<path>', async () => {
     const writes: Array<[string, Record<string, string>]> = [];
-    const sink = new VaultSecretSink({ write: async (p, data) => void writes.push([p, data]) }, { pathPrefix: '/partners/quinn/' });
+    const sink = new VaultSecretSink(
+      { write: async (p, data) => void writes.push([p, data]) },
+      { pathPrefix: '/partners/quinn/' },
+    );
     expect(await sink.store(secret)).toBe(`vault:partners/quinn/api-key/${secret.id}`);
     expect(writes).toEqual([
       [
         `partners/quinn/api-key/${secret.id}`,
-        { kind: 'api-key', id: secret.id, secret: secret.secret, organizationId: 'org_1', externalId: 'acme-coffee', prefix: secret.prefix },
+        {
+          kind: 'api-key',
+          id: secret.id,
+          secret: secret.secret,
+          organizationId: 'org_1',
+          externalId: 'acme-coffee',
+          prefix: secret.prefix,
+        },
       ],
     ]);
     await expect(sink.store({ ...secret, id: '../../etc' })).rejects.toThrow(/unsafe id/);
@@ -159,7 +189,12 @@ describe('choosing the sink from the worker environment', () => {
     expect(file).toEqual({ kind: 'file', dir: '/tmp/s' });
     expect(createSecretSink(file)).toBeInstanceOf(FileSecretSink);
 
-    const httpConfig = loadLayersConfig({ ...base, LAYERS_SECRET_SINK: 'http', LAYERS_SECRET_SINK_URL: 'https://crm.example/secrets', LAYERS_SECRET_SINK_HMAC_KEY: KEY }).secretSink;
+    const httpConfig = loadLayersConfig({
+      ...base,
+      LAYERS_SECRET_SINK: 'http',
+      LAYERS_SECRET_SINK_URL: 'https://crm.example/secrets',
+      LAYERS_SECRET_SINK_HMAC_KEY: KEY,
+    }).secretSink;
     expect(httpConfig).toEqual({ kind: 'http', url: 'https://crm.example/secrets', hmacKey: KEY });
     expect(createSecretSink(httpConfig)).toBeInstanceOf(HttpSecretSink);
     expect(describeSecretSink(httpConfig)).toBe('http (https://crm.example/secrets)');
@@ -179,16 +214,47 @@ describe('choosing the sink from the worker environment', () => {
   test.each([
     [{ LAYERS_SECRET_SINK: 'ftp' }, /^LAYERS_SECRET_SINK: must be "file" or "http"$/],
     [{ LAYERS_SECRET_SINK: 'http' }, /^LAYERS_SECRET_SINK_URL: required when LAYERS_SECRET_SINK=http$/],
-    [{ LAYERS_SECRET_SINK: 'http', LAYERS_SECRET_SINK_URL: 'crm.example/secrets' }, /^LAYERS_SECRET_SINK_URL: must be an absolute https URL$/],
-    [{ LAYERS_SECRET_SINK: 'http', LAYERS_SECRET_SINK_URL: 'http://crm.example/secrets' }, /^LAYERS_SECRET_SINK_URL: must use https \(plain http only for localhost\)$/],
-    [{ LAYERS_SECRET_SINK: 'http', LAYERS_SECRET_SINK_URL: 'https://u:p@crm.example/s' }, /^LAYERS_SECRET_SINK_URL: must not carry credentials/],
-    [{ LAYERS_SECRET_SINK: 'http', LAYERS_SECRET_SINK_URL: 'https://crm.example/s' }, /^LAYERS_SECRET_SINK_HMAC_KEY: required/],
-    [{ LAYERS_SECRET_SINK: 'http', LAYERS_SECRET_SINK_URL: 'https://crm.example/s', LAYERS_SECRET_SINK_HMAC_KEY: 'short-key' }, /^LAYERS_SECRET_SINK_HMAC_KEY: must be at least 32 characters/],
     [
-      { LAYERS_SECRET_SINK: 'http', LAYERS_SECRET_SINK_URL: 'https://crm.example/s', LAYERS_SECRET_SINK_HMAC_KEY: KEY, LAYERS_SECRET_SINK_HMAC_KEY_FILE: '/x' },
+      { LAYERS_SECRET_SINK: 'http', LAYERS_SECRET_SINK_URL: 'crm.example/secrets' },
+      /^LAYERS_SECRET_SINK_URL: must be an absolute https URL$/,
+    ],
+    [
+      { LAYERS_SECRET_SINK: 'http', LAYERS_SECRET_SINK_URL: 'http://crm.example/secrets' },
+      /^LAYERS_SECRET_SINK_URL: must use https \(plain http only for localhost\)$/,
+    ],
+    [
+      { LAYERS_SECRET_SINK: 'http', LAYERS_SECRET_SINK_URL: 'https://u:p@crm.example/s' },
+      /^LAYERS_SECRET_SINK_URL: must not carry credentials/,
+    ],
+    [
+      { LAYERS_SECRET_SINK: 'http', LAYERS_SECRET_SINK_URL: 'https://crm.example/s' },
+      /^LAYERS_SECRET_SINK_HMAC_KEY: required/,
+    ],
+    [
+      {
+        LAYERS_SECRET_SINK: 'http',
+        LAYERS_SECRET_SINK_URL: 'https://crm.example/s',
+        LAYERS_SECRET_SINK_HMAC_KEY: 'short-key',
+      },
+      /^LAYERS_SECRET_SINK_HMAC_KEY: must be at least 32 characters/,
+    ],
+    [
+      {
+        LAYERS_SECRET_SINK: 'http',
+        LAYERS_SECRET_SINK_URL: 'https://crm.example/s',
+        LAYERS_SECRET_SINK_HMAC_KEY: KEY,
+        LAYERS_SECRET_SINK_HMAC_KEY_FILE: '/x',
+      },
       /^LAYERS_SECRET_SINK_HMAC_KEY_FILE: set either/,
     ],
-    [{ LAYERS_SECRET_SINK: 'http', LAYERS_SECRET_SINK_URL: 'https://crm.example/s', LAYERS_SECRET_SINK_HMAC_KEY_FILE: '/nonexistent/hmac' }, /^LAYERS_SECRET_SINK_HMAC_KEY_FILE: cannot read/],
+    [
+      {
+        LAYERS_SECRET_SINK: 'http',
+        LAYERS_SECRET_SINK_URL: 'https://crm.example/s',
+        LAYERS_SECRET_SINK_HMAC_KEY_FILE: '/nonexistent/hmac',
+      },
+      /^LAYERS_SECRET_SINK_HMAC_KEY_FILE: cannot read/,
+    ],
   ])('one clear line naming the variable: %o', (env, message) => {
     let error: unknown;
     try {

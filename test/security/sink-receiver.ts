@@ -30,7 +30,10 @@ export async function startSinkReceiver(signingKey: string, script: number[] = [
       const v1 = /(?:^|,)v1=([0-9a-f]{64})/.exec(header)?.[1] ?? '';
       const expected = createHmac('sha256', signingKey).update(`${t}.${body}`).digest('hex');
       const signatureValid =
-        Number.isFinite(t) && Math.abs(Date.now() / 1000 - t) < 300 && v1.length === 64 && timingSafeEqual(Buffer.from(v1), Buffer.from(expected));
+        Number.isFinite(t) &&
+        Math.abs(Date.now() / 1000 - t) < 300 &&
+        v1.length === 64 &&
+        timingSafeEqual(Buffer.from(v1), Buffer.from(expected));
       let status = statuses.length ? statuses.shift()! : 200;
       if (!signatureValid) status = 401;
       let json: Record<string, unknown> = {};

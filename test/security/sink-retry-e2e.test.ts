@@ -1,5 +1,10 @@
 import { LayersClient } from '../../activities/layers';
-import { FileSecretSink, HttpSecretSink, type SecretSink, type ShownOnceSecret } from '../../activities/secret-sinks';
+import {
+  FileSecretSink,
+  HttpSecretSink,
+  type SecretSink,
+  type ShownOnceSecret,
+} from '../../activities/secret-sinks';
 import { childrenOf } from '../helpers/emulator';
 import { acmeCoffee } from '../helpers/onboarding-env';
 import { recordTestSecrets } from '../helpers/secret-registry';
@@ -38,7 +43,9 @@ async function authenticatesAs(env: SecurityEnv, secret: string, orgId: string):
 describe('a failed secret delivery replays the mint: the secret is never lost and never minted twice', () => {
   test('a sink that fails the first 2 times: onboarding completes with exactly one key, and the stored secret works', async () => {
     let flaky!: FlakySink;
-    const env = await startSecurityEnv({ sink: (dir) => (flaky = new FlakySink(new FileSecretSink(dir), 2)) });
+    const env = await startSecurityEnv({
+      sink: (dir) => (flaky = new FlakySink(new FileSecretSink(dir), 2)),
+    });
     try {
       const request = acmeCoffee();
       const externalId = request.customer.externalId;
@@ -69,7 +76,13 @@ describe('a failed secret delivery replays the mint: the secret is never lost an
   test('the HTTP sink: endpoint down for longer than the in-process retries; the activity retry delivers the same secret once', async () => {
     const receiver = await startSinkReceiver(HMAC_KEY, [503, 503, 503]);
     const env = await startSecurityEnv({
-      sink: () => new HttpSecretSink({ url: receiver.url, signingKey: HMAC_KEY, attempts: 2, backoffMs: { initial: 20, max: 50 } }),
+      sink: () =>
+        new HttpSecretSink({
+          url: receiver.url,
+          signingKey: HMAC_KEY,
+          attempts: 2,
+          backoffMs: { initial: 20, max: 50 },
+        }),
     });
     try {
       const request = acmeCoffee();
@@ -84,7 +97,9 @@ describe('a failed secret delivery replays the mint: the secret is never lost an
       // Activity attempt 1: 503, 503 (in-process retry), fails. Attempt 2 replays the mint: 503, then 200.
       expect(receiver.received.map((r) => r.status)).toEqual([503, 503, 503, 200]);
       expect(receiver.received.every((r) => r.signatureValid)).toBe(true);
-      expect(new Set(receiver.received.map((r) => r.headers['idempotency-key']))).toEqual(new Set([`api-key:${result.apiKey.id}`]));
+      expect(new Set(receiver.received.map((r) => r.headers['idempotency-key']))).toEqual(
+        new Set([`api-key:${result.apiKey.id}`]),
+      );
       expect(new Set(receiver.received.map((r) => r.json.secret)).size).toBe(1);
       expect(receiver.stored.size).toBe(1);
 
