@@ -20,7 +20,12 @@ const PARENT_CREDITS = 1_000_000;
 describe('CRM requests that arrive while onboarding is still running', () => {
   let env: OnboardingTestEnv;
   beforeAll(async () => {
-    env = await startOnboardingTestEnv({ emulator: { parentCredits: PARENT_CREDITS } });
+    // Each customer gets its own (child-scoped) webhook endpoint, so the firehose step always calls Layers:
+    // the partner firehose alone is ensured once per worker and would finish before a request could land.
+    env = await startOnboardingTestEnv({
+      emulator: { parentCredits: PARENT_CREDITS },
+      deps: { resolveHost: async () => [{ address: '203.0.113.10', family: 4 }] },
+    });
     await env.control.faults({ seed: 'lifecycle-races', rules: [{ path: '*', latencyMs: [400, 400] }] });
   });
   afterAll(async () => {
@@ -30,7 +35,10 @@ describe('CRM requests that arrive while onboarding is still running', () => {
 
   /** Starts onboarding and sends `send` while `step` is the step in flight; returns the step it landed in. */
   async function duringStep(step: OnboardingStepName, send: (externalId: string) => Promise<void>) {
-    const request = acmeCoffee(`race-${step}-${Math.random().toString(36).slice(2, 8)}`);
+    const request = {
+      ...acmeCoffee(`race-${step}-${Math.random().toString(36).slice(2, 8)}`),
+      firehose: { url: 'https://hooks.race-customer.example/layers', events: ['post.published' as const] },
+    };
     const externalId = request.customer.externalId;
     await env.crm.start(request, { timing: fastTiming, lifecycle: fastLifecycle });
     const landed = await eventually(
