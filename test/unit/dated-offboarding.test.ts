@@ -1,5 +1,6 @@
 import { eventually, uniqueTaskQueue } from '../helpers/temporal';
 import { recording, runWithMockedWorker, useTimeSkippingEnv } from './time-skipping';
+import { offboardingWorkflowId } from '../../common/ids';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -24,8 +25,10 @@ test('a churn with `effectiveAt` a month ahead archives the org after the skippe
   await runWithMockedWorker(env, taskQueue, activities, async () => {
     const handle = await env.client.workflow.start('offboardCustomer', {
       taskQueue,
-      workflowId: `unit-offboard-${taskQueue}`,
-      args: [{ externalId: 'cust-churn', orgId: 'org_churn', reason: 'contract ended', effectiveAt }],
+      workflowId: offboardingWorkflowId(`cust-churn-${taskQueue}`),
+      args: [
+        { externalId: `cust-churn-${taskQueue}`, orgId: 'org_churn', reason: 'contract ended', effectiveAt },
+      ],
     });
     await eventually(async () =>
       (await handle.fetchHistory()).events?.some((e) => e.timerStartedEventAttributes),
@@ -60,8 +63,10 @@ test('a reactivate before `effectiveAt` cancels the dated offboarding: nothing i
   await runWithMockedWorker(env, taskQueue, activities, async () => {
     const handle = await env.client.workflow.start('offboardCustomer', {
       taskQueue,
-      workflowId: `unit-offboard-${taskQueue}`,
-      args: [{ externalId: 'cust-back', orgId: 'org_back', reason: 'contract ended', effectiveAt }],
+      workflowId: offboardingWorkflowId(`cust-back-${taskQueue}`),
+      args: [
+        { externalId: `cust-back-${taskQueue}`, orgId: 'org_back', reason: 'contract ended', effectiveAt },
+      ],
     });
     await env.sleep(10 * DAY);
     await handle.signal('reactivate', { reason: 'renewed', eventId: 'evt-renewed' });

@@ -1,5 +1,6 @@
 import { eventually, uniqueTaskQueue } from '../helpers/temporal';
 import { recording, runWithMockedWorker, useTimeSkippingEnv } from './time-skipping';
+import { suspendWorkflowId } from '../../common/ids';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -19,8 +20,8 @@ test('a pause with `until` a week ahead resumes the org after the skipped week, 
   await runWithMockedWorker(env, taskQueue, activities, async () => {
     const handle = await env.client.workflow.start('suspendCustomer', {
       taskQueue,
-      workflowId: `unit-suspend-${taskQueue}`,
-      args: [{ externalId: 'cust-pause', orgId: 'org_pause', reason: 'unpaid invoice', until }],
+      workflowId: suspendWorkflowId(`cust-pause-${taskQueue}`, 1),
+      args: [{ externalId: `cust-pause-${taskQueue}`, orgId: 'org_pause', reason: 'unpaid invoice', until }],
     });
     await eventually(async () => calls.some((c) => c.name === 'suspendOrganization'));
 
