@@ -9,4 +9,7 @@ module.exports = {
   // test/zz-*.test.ts (the history scan) run after everything else.
   testSequencer: '<rootDir>/test/setup/sequencer.js',
   testTimeout: 120_000,
+  // A suite that fails mid-way can leave a native Temporal worker or a child process holding the event
+  // loop; CI must end with the verdict, not hang until its time limit.
+  forceExit: true,
 };
