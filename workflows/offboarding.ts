@@ -1,13 +1,4 @@
-import {
-  ApplicationFailure,
-  condition,
-  patched,
-  setHandler,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
-import { WorkflowFailureType } from '../common/failure-types';
-import { childInputProblems } from '../common/workflow-boundary';
+import { condition, patched, setHandler, sleep } from '@temporalio/workflow';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
 import { rescheduleOffboardingSignal } from './internal-messages';
 import {
@@ -17,6 +8,7 @@ import {
 } from '../common/lifecycle-messages';
 import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
 import { upsertChangedSearchAttributes } from './search-attribute-updates';
+import { refuseInvalidChildInput } from './child-input';
 
 export interface OffboardingInput {
   externalId: string;
@@ -119,20 +111,4 @@ export async function offboardCustomer(input: OffboardingInput): Promise<Offboar
   );
   upsertChangedSearchAttributes([{ key: LayersLifecycleState, value: 'archived' }]);
   return { cancelled: false, ...archived, ...(drained !== undefined ? { drained } : {}) };
-}
-
-/**
- * Started by the customer workflow, but any Temporal client can start it: the customer it names must be the
- * one in its workflow id, and no secret may ride in it (before the first Layers call). Runs recorded before
- * the patch never checked.
- */
-function refuseInvalidChildInput(kind: 'suspend' | 'offboarding', input: unknown): void {
-  if (!patched('workflow-input-boundary')) return;
-  const problems = childInputProblems(kind, input, workflowInfo().workflowId);
-  if (problems.length === 0) return;
-  throw ApplicationFailure.create({
-    type: WorkflowFailureType.invalidWorkflowInput,
-    nonRetryable: true,
-    message: `Invalid ${kind} input: ${problems.join('; ')}`,
-  });
 }

@@ -1,16 +1,8 @@
-import {
-  ApplicationFailure,
-  condition,
-  getExternalWorkflowHandle,
-  patched,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
-import { WorkflowFailureType } from '../common/failure-types';
-import { childInputProblems } from '../common/workflow-boundary';
+import { condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
 import { type CustomerWorkflowTiming } from '../common/lifecycle-messages';
 import { endSuspensionSignal, orgSuspendedSignal } from './internal-messages';
+import { refuseInvalidChildInput } from './child-input';
 
 export interface SuspendInput {
   externalId: string;
@@ -77,20 +69,4 @@ export async function suspendCustomer(input: SuspendInput): Promise<SuspendResul
     { backoffMs },
   );
   return { resumed: true, endedBy, endedAt: new Date().toISOString() };
-}
-
-/**
- * Started by the customer workflow, but any Temporal client can start it: the customer it names must be the
- * one in its workflow id, and no secret may ride in it (before the first Layers call). Runs recorded before
- * the patch never checked.
- */
-function refuseInvalidChildInput(kind: 'suspend' | 'offboarding', input: unknown): void {
-  if (!patched('workflow-input-boundary')) return;
-  const problems = childInputProblems(kind, input, workflowInfo().workflowId);
-  if (problems.length === 0) return;
-  throw ApplicationFailure.create({
-    type: WorkflowFailureType.invalidWorkflowInput,
-    nonRetryable: true,
-    message: `Invalid ${kind} input: ${problems.join('; ')}`,
-  });
 }

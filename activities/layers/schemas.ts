@@ -45,13 +45,7 @@ export const StringMap = z.record(z.string(), z.string());
 export const OrganizationStatus = z.enum(['active', 'suspended', 'archived']);
 export type OrganizationStatus = z.infer<typeof OrganizationStatus>;
 
-export const KNOWN_SCOPES = [
-  'org:admin',
-  'projects:read',
-  'projects:write',
-  'content:read',
-  'content:write',
-] as const;
+export { KNOWN_SCOPES } from '../../common/onboarding-input';
 
 /** Generic list envelope: `{items, nextCursor}`; `nextCursor` is null on the last page. */
 export const pageOf = <T extends z.ZodType>(item: T) =>
