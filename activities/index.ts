@@ -17,8 +17,6 @@ export interface ActivityDeps {
   resolveHost?: FirehoseActivityDeps['resolveHost'];
   /** Visibility queries (the reconcile scan); startWorker supplies one on the worker's connection. */
   temporalClient?: Client;
-  /** LAYERS_FIREHOSE_URL: the reconcile scan checks the partner-level endpoint exists; unset skips that check. */
-  firehoseUrl?: string;
   /** Lifecycle events to the partner's CRM (CRM_EVENTS_URL, CRM_EVENTS_SIGNING_SECRET): activities/crm-events.ts. */
   crmEvents?: CrmEventsConfig;
 }
@@ -32,7 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOnboardingActivities({ ...deps, childIndex }),
     ...createLifecycleActivities({ ...deps, childIndex }),
     ...createFirehoseActivities(deps),
-    ...createReconcileActivities({ ...deps, firehoseUrl: deps.firehoseUrl ?? deps.firehose?.url }),
+    ...createReconcileActivities({ ...deps, firehoseUrl: deps.firehose?.url }),
     ...createCrmEventActivities(deps),
   };
 }
