@@ -3,12 +3,13 @@ import {
   Connection,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, type Payload } from '@temporalio/common';
+import { ApplicationFailure, RetryState, type Payload } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFromEnv } from '../common/codec/data-converter';
@@ -41,6 +42,8 @@ import {
   type ReactivateRequest,
 } from '../common/lifecycle-messages';
 import {
+  NO_ONBOARDING_IN_THIS_RUN,
+  onboardingResultUpdate,
   onboardingStatusQuery,
   parentFundedSignal,
   type OnboardingResult,
@@ -52,7 +55,7 @@ import {
   parseOnboardingInput,
   type OnboardingRequest,
 } from '../common/onboarding-input';
-import { LayersCustomerId } from '../common/search-attributes';
+import { LayersCustomerId, LayersLifecycleState } from '../common/search-attributes';
 import {
   CustomerArchivedError,
   InvalidInputError,
@@ -145,30 +148,23 @@ export class OnboardingClient {
     const input = parsed.value;
     const externalId = input.customer.externalId;
     const workflowId = customerWorkflowId(externalId);
-    // A re-run after a failed run may find the org that run created: tell the create step to look first.
-    const { status: previous, identity } = await this.latestRun(workflowId);
-    const reconcile =
-      previous !== undefined && ['FAILED', 'TERMINATED', 'CANCELLED', 'TIMED_OUT'].includes(previous);
     const { lifecycle, eventId, ...onboardingOptions } = options;
     const hash = requestHash(input);
-    if (previous === 'COMPLETED') throw new CustomerArchivedError(externalId);
+    // One round trip: the start fails when the id is taken (running, or archived: archival is terminal, a
+    // customer that comes back gets a new externalId). Failed, cancelled or terminated runs may be followed by
+    // a new one, which looks on Layers before it writes (the org an earlier run made is found, not made twice).
     const handle = await this.client.workflow
       .start(customerLifecycle, {
         workflowId,
         taskQueue: this.taskQueue,
-        // What identifies this customer's onboarding (kept by its earlier run) outlives that run.
-        args: [
-          {
-            externalId,
-            onboarding: { request: input, options: { ...identity, ...onboardingOptions, reconcile } },
-            timing: lifecycle,
-          },
-        ],
-        // Running: attach to it (no second org). Archived: refuse (archival is terminal; a customer that
-        // comes back gets a new externalId). Failed, cancelled or terminated: a new run may continue it.
-        workflowIdConflictPolicy: 'USE_EXISTING',
+        args: [{ externalId, onboarding: { request: input, options: onboardingOptions }, timing: lifecycle }],
+        workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-        typedSearchAttributes: [{ key: LayersCustomerId, value: externalId }],
+        typedSearchAttributes: [
+          { key: LayersCustomerId, value: externalId },
+          // Set here, so that the workflow's first task writes nothing to visibility.
+          { key: LayersLifecycleState, value: 'onboarding' },
+        ],
         memo: { [MEMO_REQUEST_HASH]: hash, ...(eventId ? { [MEMO_IDEMPOTENCY_KEY]: eventId } : {}) },
         staticSummary: `Customer ${input.customer.name} (${externalId})`,
         staticDetails: `Lifecycle of CRM customer \`${externalId}\`: onboarding with ${input.credits} credits${
@@ -176,19 +172,15 @@ export class OnboardingClient {
         }${input.firehose ? ', firehose' : ''}${input.project ? ', first project' : ''}; then pause, resume and churn from the CRM.`,
       })
       .catch((err: unknown) => {
-        // Completed between the describe above and the start: the reuse policy refused it.
-        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CustomerArchivedError(externalId);
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return undefined;
         throw err;
       });
-    // Whoever's start won — ours, a concurrent twin, or one with another body — the memo says which.
-    const current = await this.client.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe();
+    if (handle) return { externalId, workflowId, runId: handle.firstExecutionRunId, started: true };
+    // Taken: a twin's start won, or an earlier request's run is going (or archived). Attach only to the same body.
+    const current = await this.client.workflow.getHandle(workflowId).describe();
+    if (current.status.name !== 'RUNNING') throw new CustomerArchivedError(externalId);
     await this.checkSameOnboarding(current, input, hash);
-    return {
-      externalId,
-      workflowId,
-      runId: handle.firstExecutionRunId,
-      started: previous !== 'RUNNING',
-    };
+    return { externalId, workflowId, runId: current.runId, started: false };
   }
 
   /**
@@ -244,24 +236,6 @@ export class OnboardingClient {
       0,
       payloads,
     );
-  }
-
-  private async latestRun(
-    workflowId: string,
-  ): Promise<{ status?: string; identity?: Record<string, unknown> }> {
-    try {
-      const described = await this.client.workflow.getHandle(workflowId).describe();
-      const identity = described.memo?.onboardingIdentity;
-      return {
-        status: described.status.name,
-        ...(identity && typeof identity === 'object'
-          ? { identity: identity as Record<string, unknown> }
-          : {}),
-      };
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return {};
-      throw err;
-    }
   }
 
   private checkedExternalId(externalId: string): string {
@@ -346,7 +320,28 @@ export class OnboardingClient {
     }
   }
 
+  /**
+   * Waits for the customer's onboarding and answers with its result: an update on the customer workflow that
+   * completes when the onboarding does (no polling, no describe). Customers whose run has no onboarding of its
+   * own (adopted, continued-as-new since, archived, or run by a worker from before the update) answer through
+   * the onboarding execution's own result instead. A failed onboarding throws WorkflowFailedError, as the
+   * execution's result would.
+   */
   async result(externalId: string): Promise<OnboardingResult> {
+    try {
+      return await this.customerHandle(externalId).executeUpdate(onboardingResultUpdate);
+    } catch (err) {
+      const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+      const refused =
+        err instanceof WorkflowNotFoundError ||
+        (cause instanceof ApplicationFailure &&
+          (cause.type === NO_ONBOARDING_IN_THIS_RUN || cause.type === 'ReferenceError'));
+      if (!refused) {
+        if (cause instanceof ApplicationFailure)
+          throw new WorkflowFailedError(cause.message, cause, RetryState.NON_RETRYABLE_FAILURE);
+        throw err;
+      }
+    }
     return (await this.onboardingHandle(externalId)).result();
   }
 

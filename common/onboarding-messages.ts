@@ -1,4 +1,4 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export const ONBOARDING_STEPS = [
   'preflight',
@@ -58,6 +58,14 @@ export interface OnboardingStatus {
 }
 
 export const onboardingStatusQuery = defineQuery<OnboardingStatus>('status');
+/**
+ * Sent to the customer workflow (`customer/<externalId>`): answers with its onboarding's result once the
+ * onboarding has finished, or fails with the onboarding's failure. Refused (rejected, nothing recorded) by a
+ * run that has no onboarding of its own (adopted, or continued-as-new since); the library then reads the
+ * onboarding execution's result instead.
+ */
+export const NO_ONBOARDING_IN_THIS_RUN = 'NoOnboardingInThisRun';
+export const onboardingResultUpdate = defineUpdate<OnboardingResult>('onboardingResult');
 /** The partner topped up its parent wallet: re-try an allocation that was short of funds now. */
 export const parentFundedSignal = defineSignal('parentFunded');
 

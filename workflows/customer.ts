@@ -21,6 +21,7 @@ import {
   type ActivityOptions,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
 import {
@@ -47,9 +48,19 @@ import {
 } from '../common/lifecycle-messages';
 import { offboardCustomer, type OffboardingOutcome } from './offboarding';
 import { onboardCustomer } from './onboarding';
-import type { OnboardingOptions, OnboardingResult } from '../common/onboarding-messages';
+import {
+  NO_ONBOARDING_IN_THIS_RUN,
+  onboardingResultUpdate,
+  type OnboardingOptions,
+  type OnboardingResult,
+} from '../common/onboarding-messages';
 import type { OnboardingRequest } from '../common/onboarding-input';
-import { LayersCustomerId, LayersLifecycleState, LayersOrgId } from '../common/search-attributes';
+import {
+  LayersCustomerId,
+  LayersLifecycleState,
+  LayersOnboardingStep,
+  LayersOrgId,
+} from '../common/search-attributes';
 import { WorkflowFailureType } from '../common/failure-types';
 import type { LifecycleEvent, LifecycleEventType } from '../common/lifecycle-events';
 import { uuidV5 } from './idempotency';
@@ -62,6 +73,7 @@ import {
   orgCreatedSignal,
   orgSuspendedSignal,
   rescheduleOffboardingSignal,
+  reportOrgSignal,
   stopOnboardingSignal,
 } from './internal-messages';
 import { upsertChangedSearchAttributes } from './search-attribute-updates';
@@ -70,6 +82,13 @@ const MAX_TRANSITIONS = 20;
 const MAX_SEEN_EVENT_IDS = 500;
 /** New runs look for an onboarding left running by a terminated earlier run before starting their own. */
 const ATTACH_RUNNING_ONBOARDING = 'customer-attach-running-onboarding';
+/**
+ * New runs start the onboarding child at once (with its search attributes, so it need not write them) and
+ * look for a run left behind by an earlier customer run only when the start finds the id taken; they learn
+ * the org id from the onboarding's result, or ask the child for it when a pause waits for it. Same id as the
+ * onboarding's patch (workflows/onboarding.ts): one shape change, shipped together.
+ */
+const LEAN_ONBOARDING = 'lean-onboarding';
 /** New runs check their input and every request for ids and secrets (see refuseInvalidInput). */
 const INPUT_BOUNDARY_PATCH = 'workflow-input-boundary';
 const LOOKUP_OPTIONS: ActivityOptions = {
@@ -129,6 +148,8 @@ interface OnboardingInFlight {
   result?: OnboardingResult;
   error?: unknown;
   stop(reason: string): Promise<void>;
+  /** Asks the child for the org id (it answers with `orgCreated`); lean children only tell when asked. */
+  askForOrg?(): Promise<void>;
 }
 
 interface SuspensionInFlight {
@@ -469,6 +490,9 @@ class CustomerLifecycle {
           return this.startSuspension(op.request);
         } else {
           this.pendingPause = op.request; // applied the moment onboarding creates the org
+          const onboarding = this.onboarding;
+          if (onboarding?.askForOrg && !onboarding.done && patched(LEAN_ONBOARDING))
+            await this.signalSafely(() => onboarding.askForOrg!());
         }
         return undefined;
       case 'resume':
@@ -525,57 +549,132 @@ class CustomerLifecycle {
       current.error = error;
       current.done = true;
     };
+    if (patched(LEAN_ONBOARDING)) {
+      if (this.identity) upsertMemo({ onboardingIdentity: this.identity });
+      try {
+        await this.startOnboardingChild(onboardingInput, current, settle, true);
+        return;
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+      // The id is taken: an earlier run of this customer left its onboarding running. Attach to it (or, if it
+      // closed in the meantime, start afresh).
+      if (!(await this.attachToRunningOnboarding(workflowId, current, settle)))
+        await this.startOnboardingChild(onboardingInput, current, settle, true);
+      return;
+    }
     if (patched(ATTACH_RUNNING_ONBOARDING)) {
       if (this.identity) upsertMemo({ onboardingIdentity: this.identity });
-      const running = await this.temporalLookups.findRunningOnboarding.executeWithOptions(
-        { ...LOOKUP_OPTIONS, summary: `Look for a running onboarding of ${this.externalId}` },
-        [{ workflowId }],
-      );
-      if (running) {
-        const external = getExternalWorkflowHandle(workflowId, running.runId);
-        current.stop = (reason) => external.signal(stopOnboardingSignal, { reason });
-        void this.temporalLookups.awaitOnboardingOutcome
-          .executeWithOptions(
-            {
-              ...LOOKUP_OPTIONS,
-              startToCloseTimeout: '3650 days',
-              heartbeatTimeout: '1 minute',
-              summary: `Wait for the onboarding ${workflowId} left running`,
-            },
-            [{ workflowId, runId: running.runId }],
-          )
-          .then(
-            (outcome) =>
-              outcome.ok
-                ? settle(outcome.result)
-                : settle(
-                    undefined,
-                    ApplicationFailure.create({
-                      type: outcome.type,
-                      message: outcome.message,
-                      nonRetryable: true,
-                      details: [{ orgId: outcome.orgId ?? null }],
-                    }),
-                  ),
-            (error: unknown) => settle(undefined, error),
-          );
-        this.publish(`attached to the onboarding left running by an earlier run (${running.runId})`);
-        return;
-      }
+      if (await this.attachToRunningOnboarding(workflowId, current, settle)) return;
     }
+    await this.startOnboardingChild(onboardingInput, current, settle, false);
+  }
+
+  /** Looks for a run of `onboarding/<id>` left running and waits for its outcome; false when there is none. */
+  private async attachToRunningOnboarding(
+    workflowId: string,
+    current: OnboardingInFlight,
+    settle: (result?: OnboardingResult, error?: unknown) => void,
+  ): Promise<boolean> {
+    const running = await this.temporalLookups.findRunningOnboarding.executeWithOptions(
+      { ...LOOKUP_OPTIONS, summary: `Look for a running onboarding of ${this.externalId}` },
+      [{ workflowId }],
+    );
+    if (running) {
+      const external = getExternalWorkflowHandle(workflowId, running.runId);
+      current.stop = (reason) => external.signal(stopOnboardingSignal, { reason });
+      void this.temporalLookups.awaitOnboardingOutcome
+        .executeWithOptions(
+          {
+            ...LOOKUP_OPTIONS,
+            startToCloseTimeout: '3650 days',
+            heartbeatTimeout: '1 minute',
+            summary: `Wait for the onboarding ${workflowId} left running`,
+          },
+          [{ workflowId, runId: running.runId }],
+        )
+        .then(
+          (outcome) =>
+            outcome.ok
+              ? settle(outcome.result)
+              : settle(
+                  undefined,
+                  ApplicationFailure.create({
+                    type: outcome.type,
+                    message: outcome.message,
+                    nonRetryable: true,
+                    details: [{ orgId: outcome.orgId ?? null }],
+                  }),
+                ),
+          (error: unknown) => settle(undefined, error),
+        );
+      this.publish(`attached to the onboarding left running by an earlier run (${running.runId})`);
+      return true;
+    }
+    return false;
+  }
+
+  private async startOnboardingChild(
+    onboardingInput: { request: OnboardingRequest; options?: OnboardingOptions },
+    current: OnboardingInFlight,
+    settle: (result?: OnboardingResult, error?: unknown) => void,
+    lean: boolean,
+  ): Promise<void> {
     const options = { ...(onboardingInput.options ?? {}), ...(this.identity ?? {}) };
     const handle = await startChild(onboardCustomer, {
-      workflowId,
+      workflowId: onboardingWorkflowId(this.externalId),
       args: [onboardingInput.request, options],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       staticSummary: `Onboard ${onboardingInput.request.customer.name} (${this.externalId})`,
+      // What the onboarding would otherwise upsert in its first task (one visibility write saved).
+      ...(lean
+        ? {
+            typedSearchAttributes: [
+              { key: LayersCustomerId, value: this.externalId },
+              { key: LayersLifecycleState, value: 'onboarding' },
+              { key: LayersOnboardingStep, value: 'preflight' },
+            ],
+          }
+        : {}),
     });
     current.stop = (reason) => handle.signal(stopOnboardingSignal, { reason });
+    if (lean) current.askForOrg = () => handle.signal(reportOrgSignal);
     void handle.result().then(
       (result) => settle(result),
       (error: unknown) => settle(undefined, error),
     );
     this.publish('onboarding started');
+  }
+
+  /** Refuses (nothing recorded) in a run without an onboarding of its own: the library reads the child instead. */
+  validateOnboardingResultRequest(): void {
+    if (!this.input.onboarding || this.input.carried) {
+      throw ApplicationFailure.create({
+        type: NO_ONBOARDING_IN_THIS_RUN,
+        message: `this run of customer ${this.externalId} has no onboarding of its own`,
+      });
+    }
+  }
+
+  /** The onboarding's result once it has finished; its failure (type, message, details) otherwise. */
+  async onboardingResult(): Promise<OnboardingResult> {
+    await condition(() => this.onboarding?.done === true);
+    const { result, error } = this.onboarding!;
+    if (result) return result;
+    const cause = error instanceof ChildWorkflowFailure && error.cause ? error.cause : error;
+    if (cause instanceof ApplicationFailure) {
+      throw ApplicationFailure.create({
+        type: cause.type ?? 'OnboardingFailed',
+        message: cause.message,
+        nonRetryable: true,
+        details: cause.details ? [...cause.details] : undefined,
+      });
+    }
+    throw ApplicationFailure.create({
+      type: 'OnboardingFailed',
+      message: cause instanceof Error ? cause.message : String(cause),
+      nonRetryable: true,
+    });
   }
 
   async onboardingEnded(): Promise<void> {
@@ -934,6 +1033,9 @@ export async function customerLifecycle(input: CustomerWorkflowInput): Promise<C
   setHandler(orgSuspendedSignal, () => customer.orgSuspended());
   setHandler(onboardingWaitingSignal, (payload) => customer.onboardingWaiting(payload));
   setHandler(customerStatusQuery, () => status);
+  setHandler(onboardingResultUpdate, () => customer.onboardingResult(), {
+    validator: () => customer.validateOnboardingResultRequest(),
+  });
   await customer.enableCrmEvents();
 
   // --- start: onboard, or adopt a customer that exists only in Layers -------------------------------

@@ -4,6 +4,8 @@ import { defineSignal } from '@temporalio/workflow';
 /** `identity`: optional, what says which onboarding this is (see OnboardingOptions); the customer carries it. */
 export const orgCreatedSignal =
   defineSignal<[{ orgId: string; identity?: Record<string, unknown> }]>('orgCreated');
+/** The customer needs the org id before onboarding ends (a pause waits for it): answered with `orgCreated`. */
+export const reportOrgSignal = defineSignal('reportOrg');
 export const stopOnboardingSignal = defineSignal<[{ reason: string }]>('stopOnboarding');
 export const orgSuspendedSignal = defineSignal<[{ orgId: string }]>('orgSuspended');
 /** Ends a suspension: `resume: true` lifts it, `false` leaves the org suspended (a churn follows). */

@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   type ActivityOptions,
+  type LocalActivityOptions,
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
@@ -39,7 +40,12 @@ import {
   LayersOrgId,
 } from '../common/search-attributes';
 import { WorkflowFailureType } from '../common/failure-types';
-import { onboardingWaitingSignal, orgCreatedSignal, stopOnboardingSignal } from './internal-messages';
+import {
+  onboardingWaitingSignal,
+  orgCreatedSignal,
+  reportOrgSignal,
+  stopOnboardingSignal,
+} from './internal-messages';
 import { upsertChangedSearchAttributes } from './search-attribute-updates';
 
 function describeSteps(status: OnboardingStatus): string {
@@ -67,6 +73,16 @@ const EXACTLY_ONCE_PATCH = 'onboarding-exactly-once-v2';
  */
 const INPUT_BOUNDARY_PATCH = 'workflow-input-boundary';
 
+/**
+ * Runs that began with this patch take the lean shape: preflight, partner firehose and verify as local
+ * activities (no activity task, one marker each), the key, the allocation (then cap + auto-refill), the
+ * firehose and the project issued together once the org exists, search attributes written only when the
+ * org is known and at the end (or a wait), and the customer told of the org only when it asks. The current
+ * step lives in the `status` query and the workflow's current details. Runs recorded before keep the
+ * sequential shape, step by step, as they ran.
+ */
+export const LEAN_ONBOARDING_PATCH = 'lean-onboarding';
+
 const validation = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 3 },
@@ -86,6 +102,7 @@ export async function onboardCustomer(
 ): Promise<OnboardingResult> {
   const carried: OnboardingContinuation | undefined = options.continued;
   const v2 = patched(EXACTLY_ONCE_PATCH);
+  const lean = patched(LEAN_ONBOARDING_PATCH);
   // Only a run this workflow continued-as-new may skip validation: a start carrying `continued` is refused.
   if (carried && !workflowInfo().continuedFromExecutionRunId && patched(INPUT_BOUNDARY_PATCH)) {
     throw ApplicationFailure.create({
@@ -121,6 +138,17 @@ export async function onboardCustomer(
   const readOptions: ActivityOptions = { ...baseOptions, taskQueue: layersReadQueue(taskQueue) };
   const writes = proxyActivities<Activities>(writeOptions);
   const reads = proxyActivities<Activities>(readOptions);
+  // Local activities run on this workflow's worker inside the workflow task. Reads stay within the tier
+  // without server-side pacing: every onboarding makes fewer reads than writes and reads have twice the
+  // writes' budget, so the paced write queue bounds them (README "Pacing").
+  const localOptions: LocalActivityOptions = {
+    startToCloseTimeout: baseOptions.startToCloseTimeout,
+    retry: baseOptions.retry,
+  };
+  const localReads = proxyLocalActivities<Activities>(localOptions);
+  const localWrites = localReads;
+  const localRead = (summary: string): LocalActivityOptions => ({ ...localOptions, summary });
+  const localWrite = localRead;
   const externalId = input.customer.externalId;
   const killSwitchBackoff = options.timing?.killSwitchBackoffMs ?? { initial: 5_000, max: 300_000 };
   const fundsRecheckMs = options.timing?.fundsRecheckMs ?? 300_000;
@@ -151,6 +179,21 @@ export async function onboardCustomer(
   setHandler(stopOnboardingSignal, ({ reason }) => {
     stopRequested ??= reason;
   });
+  // The customer asks for the org id only when something waits for it (a pause during onboarding).
+  let orgWanted = false;
+  let orgTold = false;
+  async function tellCustomerTheOrg(): Promise<void> {
+    const parent = workflowInfo().parent;
+    if (!parent || orgTold || !status.orgId) return;
+    orgTold = true;
+    await getExternalWorkflowHandle(parent.workflowId)
+      .signal(orgCreatedSignal, { orgId: status.orgId })
+      .catch(() => undefined); // a customer run that has just closed needs no news; this onboarding goes on
+  }
+  setHandler(reportOrgSignal, async () => {
+    orgWanted = true;
+    await tellCustomerTheOrg();
+  });
   const stopIfRequested = () => {
     if (stopRequested === undefined) return;
     throw ApplicationFailure.create({
@@ -177,8 +220,12 @@ export async function onboardCustomer(
   const mark = (name: OnboardingStepName, state: StepStatus['state'], detail?: string) => {
     Object.assign(step(name), { state, ...(detail !== undefined ? { detail } : {}) });
     if (state === 'running') status.currentStep = name;
-    publish(name);
+    // Lean runs keep the step out of visibility (one write each): the query and current details carry it.
+    if (lean) setCurrentDetails(describeSteps(status));
+    else publish(name);
   };
+  /** The step whose failure ends the run (steps run side by side in the lean shape). */
+  let failedStep: OnboardingStepName | undefined;
 
   // Keys keep the time they were first sent, so a step resumed after a day-long outage knows not to trust them.
   // The same onboarding identity (`onboarding/<externalId>`: same keys) may have written in an earlier run,
@@ -264,6 +311,7 @@ export async function onboardCustomer(
     status.state = 'running';
     status.waitingFor = undefined;
     mark(name, 'running');
+    if (lean) publish(status.orgId ? 'provisioning' : 'preflight');
   }
 
   /** Runs one step; a kill switch parks it durably and runs it again once cleared. */
@@ -284,271 +332,338 @@ export async function onboardCustomer(
           await waitWhileKillSwitchOn(name);
           continue;
         }
+        failedStep ??= name;
         throw err;
       }
     }
   }
 
-  try {
-    if (!isDone('preflight')) {
-      await runStep(
-        'preflight',
-        async () => {
-          const first = await reads.preflight.executeWithOptions(
-            read('whoami: check org:admin and the kill switch'),
-            [],
-          );
-          if (first.blocked) {
-            await waitWhileKillSwitchOn('preflight');
-          }
-          return first;
-        },
-        (p) => `tier ${p.rateLimitTier}`,
-      );
-    }
+  // --- the steps (each used by both shapes) -------------------------------------------------------------
 
-    let orgId: string;
-    if (done.orgId) orgId = done.orgId;
-    else {
-      const provablyYoung = firstIssuedAt !== undefined;
-      ({ orgId } = await runStep(
-        'create-org',
-        async () => {
-          const created = await writes.createChildOrganization.executeWithOptions(
-            lookThenWrite(`Create the child org for ${externalId}`),
-            [
-              {
-                ...keyFor('create-org'),
-                workflowId,
-                externalId,
-                name: input.customer.name,
-                metadata: input.customer.metadata,
-                billingEmail: input.customer.billingEmail,
-                // Without a proof that this identity first wrote recently, an earlier run (failed, reset, or gone
-                // from Temporal) may have made the org: look first (the worker's child index keeps this cheap).
-                reconcile: options.reconcile || (v2 && !provablyYoung),
-              },
-            ],
-          );
-          if (v2) {
-            // An org an earlier run made: the keys of every later step may be past the window.
-            if (created.reconciled && !provablyYoung) issuedFloor = 0;
-            firstIssuedAt ??= created.reconciled ? undefined : Date.now();
-            status.firstIssuedAt = firstIssuedAt;
-          }
-          return created;
-        },
-        (r) => (r.reconciled ? `${r.orgId} (found existing)` : r.orgId),
-      ));
-      done.orgId = orgId;
-      status.orgId = orgId;
-      publish('create-org');
-      const parent = workflowInfo().parent;
-      if (parent) {
-        // No `firstIssuedAt` for the customer to carry: a later run of the customer cannot prove on Layers'
-        // clock that its keys are younger than the idempotency window, so it looks before it writes.
-        await getExternalWorkflowHandle(parent.workflowId)
-          .signal(orgCreatedSignal, { orgId })
-          .catch(() => undefined); // a customer run that has just closed needs no news; this onboarding goes on
-      }
-    }
+  const preflightStep = () =>
+    runStep(
+      'preflight',
+      async () => {
+        const summary = 'whoami: check org:admin and the kill switch';
+        const first = lean
+          ? await localReads.preflight.executeWithOptions(localRead(summary), [])
+          : await reads.preflight.executeWithOptions(read(summary), []);
+        if (first.blocked) {
+          await waitWhileKillSwitchOn('preflight');
+        }
+        return first;
+      },
+      (p) => `tier ${p.rateLimitTier}`,
+    );
 
-    const keyName = input.apiKey.name ?? `${externalId}-integration`.slice(0, 120);
-    const apiKey =
-      done.apiKey ??
-      (await runStep(
-        'mint-key',
-        () =>
-          writes.mintChildApiKey.executeWithOptions(
-            lookThenWrite(`Mint the child API key for ${externalId}`),
-            [
-              {
-                ...keyFor('mint-key'),
-                orgId,
-                externalId,
-                name: keyName,
-                scopes: input.apiKey.scopes,
-                ...(v2 ? { workflowId } : {}),
-              },
-            ],
-          ),
-        (k) => `${k.id} (${k.prefix}…)${'adopted' in k && k.adopted ? ' (found existing)' : ''}`,
-      ));
-    done.apiKey = { id: apiKey.id, prefix: apiKey.prefix, scopes: apiKey.scopes };
-
-    if (carried && step('allocate-credits').state === 'waiting') generation++;
-    const allocation =
-      done.allocation ??
-      (await runStep(
-        'allocate-credits',
-        async () => {
-          for (;;) {
-            try {
-              return await writes.allocateCredits.executeWithOptions(
-                lookThenWrite(`Allocate ${input.credits} credits to ${externalId}`),
-                [
-                  {
-                    ...keyFor('allocate-credits', generation),
-                    orgId,
-                    workflowId,
-                    externalId,
-                    credits: input.credits,
-                  },
-                ],
-              );
-            } catch (err) {
-              if (failureType(err) !== 'LayersInsufficientFundsError') throw err;
-            }
-            // A stored 402 replays as 402, so once the wallet is topped up the next attempt needs a new key;
-            // the 402 moved nothing, so the new key cannot fund twice.
-            status.state = 'waiting';
-            status.waitingFor = 'waiting for funds';
-            mark('allocate-credits', 'waiting', `waiting for funds: parent wallet short of ${input.credits}`);
-            publish('waiting-for-funds');
-            // The customer workflow tells the CRM (a lifecycle event); a parent already gone is no reason to fail.
-            const customerRun = workflowInfo().parent;
-            if (customerRun && patched('crm-lifecycle-events')) {
-              await getExternalWorkflowHandle(customerRun.workflowId)
-                .signal(onboardingWaitingSignal, { waitingFor: 'funds' })
-                .catch(() => undefined);
-            }
-            for (;;) {
-              const seen = fundedSignals;
-              await condition(() => fundedSignals > seen || stopRequested !== undefined, fundsRecheckMs);
-              stopIfRequested();
-              if (fundedSignals > seen) break;
-              const parent = await reads.preflight.executeWithOptions(read('Re-check the parent wallet'), []);
-              if (parent.creditBalance >= input.credits) break;
-              await continueIfHistoryLong();
-            }
-            generation++;
-            status.state = 'running';
-            status.waitingFor = undefined;
-            mark('allocate-credits', 'running');
-          }
-        },
-        (a) =>
-          `${a.transferId}: ${a.allocated} credits${a.replayed ? ' (replayed)' : ''}${a.reconciled ? ' (found on the ledger)' : ''}`,
-      ));
-    done.allocation = { transferId: allocation.transferId, allocated: allocation.allocated };
-
-    if (isDone('credit-config')) {
-      /* done before this run continued */
-    } else if (input.creditConfig) {
-      const patch = input.creditConfig;
-      await runStep(
-        'credit-config',
-        () =>
-          writes.configureCredits.executeWithOptions(write(`Set cap and auto-refill for ${externalId}`), [
-            { orgId, patch, idempotencyKey: keyFor('credit-config').idempotencyKey },
-          ]),
-        (c) =>
-          `cap ${c.monthlyCreditCap ?? 'none'}, refill ${c.autoRefillEnabled ? `${c.refillAmount} below ${c.refillThreshold}` : 'off'}`,
-      );
-    } else mark('credit-config', 'skipped');
-
-    // --- firehose (issue 14, security) -------------------------------------------------------------------
-    // The partner firehose is worker configuration (one `all_children` endpoint, ensured on the write queue);
-    // a customer's own URL becomes a child-scoped endpoint inside its org, so it receives only its events.
-    // Histories recorded before run the old step (one parent endpoint per customer URL, on the read queue).
-    let firehoseEndpointId: string | undefined = done.firehoseEndpointId;
-    if (isDone('firehose')) {
-      /* done before this run continued */
-    } else if (patched('partner-firehose')) {
-      const customerWebhook = input.firehose;
-      const endpoints = await runStep(
-        'firehose',
-        async () => {
-          const partner = await writes.ensurePartnerFirehose.executeWithOptions(
-            write('Ensure the partner firehose (LAYERS_FIREHOSE_URL)'),
-            [],
-          );
-          const own = customerWebhook
-            ? await writes.ensureCustomerWebhook.executeWithOptions(
-                write(`Create ${externalId}'s own webhook endpoint inside ${orgId}`),
-                [
-                  {
-                    orgId,
-                    externalId,
-                    url: customerWebhook.url,
-                    events: customerWebhook.events,
-                    idempotencyKey: keyFor('firehose').idempotencyKey,
-                  },
-                ],
-              )
-            : undefined;
-          return { partner, own };
-        },
-        ({ partner, own }) =>
+  async function createOrgStep(): Promise<string> {
+    const provablyYoung = firstIssuedAt !== undefined;
+    const { orgId } = await runStep(
+      'create-org',
+      async () => {
+        const created = await writes.createChildOrganization.executeWithOptions(
+          lookThenWrite(`Create the child org for ${externalId}`),
           [
-            partner.configured
-              ? `partner ${partner.endpointId} (${partner.outcome})`
-              : 'no partner firehose configured',
-            ...(own ? [`own ${own.endpointId}${own.created ? ' (created)' : ' (reused)'}`] : []),
-          ].join('; '),
-      );
-      firehoseEndpointId = endpoints.own?.endpointId ?? endpoints.partner.endpointId;
-      done.firehoseEndpointId = firehoseEndpointId;
-    } else if (input.firehose) {
-      const { url, events } = input.firehose;
-      const endpoint = await runStep(
-        'firehose',
-        () =>
-          reads.ensureFirehose.executeWithOptions(read('Ensure the firehose webhook endpoint'), [
-            { url, events, idempotencyKey: firehoseIdempotencyKey(url, 'all_children', events) },
-          ]),
-        (e) => `${e.endpointId}${e.created ? ' (created)' : ' (reused)'}`,
-      );
-      firehoseEndpointId = endpoint.endpointId;
-      done.firehoseEndpointId = firehoseEndpointId;
-    } else mark('firehose', 'skipped');
-    // --- end firehose --------------------------------------------------------------------------------------
-
-    let projectId: string | undefined = done.projectId;
-    if (isDone('project')) {
-      /* done before this run continued */
-    } else if (input.project) {
-      const project = input.project;
-      ({ projectId } = await runStep(
-        'project',
-        () => {
-          const key = keyFor('project');
-          return writes.createProject.executeWithOptions(write(`Create the first project inside ${orgId}`), [
             {
-              orgId,
-              name: project.name,
-              timezone: project.timezone,
+              ...keyFor('create-org'),
+              workflowId,
               externalId,
-              idempotencyKey: key.idempotencyKey,
-              ...(v2 ? { keyIssuedAt: key.keyIssuedAt } : {}),
+              name: input.customer.name,
+              metadata: input.customer.metadata,
+              billingEmail: input.customer.billingEmail,
+              // Without a proof that this identity first wrote recently, an earlier run (failed, reset, or gone
+              // from Temporal) may have made the org: look first (the worker's child index keeps this cheap).
+              reconcile: options.reconcile || (v2 && !provablyYoung),
             },
-          ]);
-        },
-        (p) => p.projectId,
-      ));
-      done.projectId = projectId;
-    } else mark('project', 'skipped');
+          ],
+        );
+        if (v2) {
+          // An org an earlier run made: the keys of every later step may be past the window.
+          if (created.reconciled && !provablyYoung) issuedFloor = 0;
+          firstIssuedAt ??= created.reconciled ? undefined : Date.now();
+          status.firstIssuedAt = firstIssuedAt;
+        }
+        return created;
+      },
+      (r) => (r.reconciled ? `${r.orgId} (found existing)` : r.orgId),
+    );
+    done.orgId = orgId;
+    status.orgId = orgId;
+    if (lean) {
+      // One upsert carries the org to visibility; the customer hears of it only if it asked (a pause waiting for it).
+      publish('provisioning');
+      if (orgWanted) await tellCustomerTheOrg();
+    } else {
+      publish('create-org');
+      // No `firstIssuedAt` for the customer to carry: a later run of the customer cannot prove on Layers'
+      // clock that its keys are younger than the idempotency window, so it looks before it writes.
+      await tellCustomerTheOrg();
+    }
+    return orgId;
+  }
 
-    const verified = await runStep(
-      'verify',
+  const keyName = input.apiKey.name ?? `${externalId}-integration`.slice(0, 120);
+  const mintKeyStep = (orgId: string) =>
+    runStep(
+      'mint-key',
       () =>
-        reads.verifyOnboarding.executeWithOptions(read(`Verify ${orgId} against the request`), [
+        writes.mintChildApiKey.executeWithOptions(lookThenWrite(`Mint the child API key for ${externalId}`), [
+          {
+            ...keyFor('mint-key'),
+            orgId,
+            externalId,
+            name: keyName,
+            scopes: input.apiKey.scopes,
+            ...(v2 ? { workflowId } : {}),
+          },
+        ]),
+      (k) => `${k.id} (${k.prefix}…)${'adopted' in k && k.adopted ? ' (found existing)' : ''}`,
+    );
+
+  const allocateStep = (orgId: string) =>
+    runStep(
+      'allocate-credits',
+      async () => {
+        for (;;) {
+          try {
+            return await writes.allocateCredits.executeWithOptions(
+              lookThenWrite(`Allocate ${input.credits} credits to ${externalId}`),
+              [
+                {
+                  ...keyFor('allocate-credits', generation),
+                  orgId,
+                  workflowId,
+                  externalId,
+                  credits: input.credits,
+                },
+              ],
+            );
+          } catch (err) {
+            if (failureType(err) !== 'LayersInsufficientFundsError') throw err;
+          }
+          // A stored 402 replays as 402, so once the wallet is topped up the next attempt needs a new key;
+          // the 402 moved nothing, so the new key cannot fund twice.
+          status.state = 'waiting';
+          status.waitingFor = 'waiting for funds';
+          mark('allocate-credits', 'waiting', `waiting for funds: parent wallet short of ${input.credits}`);
+          publish('waiting-for-funds');
+          // The customer workflow tells the CRM (a lifecycle event); a parent already gone is no reason to fail.
+          const customerRun = workflowInfo().parent;
+          if (customerRun && patched('crm-lifecycle-events')) {
+            await getExternalWorkflowHandle(customerRun.workflowId)
+              .signal(onboardingWaitingSignal, { waitingFor: 'funds' })
+              .catch(() => undefined);
+          }
+          for (;;) {
+            const seen = fundedSignals;
+            await condition(() => fundedSignals > seen || stopRequested !== undefined, fundsRecheckMs);
+            stopIfRequested();
+            if (fundedSignals > seen) break;
+            const parent = await reads.preflight.executeWithOptions(read('Re-check the parent wallet'), []);
+            if (parent.creditBalance >= input.credits) break;
+            await continueIfHistoryLong();
+          }
+          generation++;
+          status.state = 'running';
+          status.waitingFor = undefined;
+          mark('allocate-credits', 'running');
+          if (lean) publish('provisioning');
+        }
+      },
+      (a) =>
+        `${a.transferId}: ${a.allocated} credits${a.replayed ? ' (replayed)' : ''}${a.reconciled ? ' (found on the ledger)' : ''}`,
+    );
+
+  async function creditConfigStep(orgId: string): Promise<void> {
+    if (isDone('credit-config')) return; // done before this run continued
+    if (!input.creditConfig) {
+      mark('credit-config', 'skipped');
+      return;
+    }
+    const patch = input.creditConfig;
+    await runStep(
+      'credit-config',
+      () =>
+        writes.configureCredits.executeWithOptions(write(`Set cap and auto-refill for ${externalId}`), [
+          { orgId, patch, idempotencyKey: keyFor('credit-config').idempotencyKey },
+        ]),
+      (c) =>
+        `cap ${c.monthlyCreditCap ?? 'none'}, refill ${c.autoRefillEnabled ? `${c.refillAmount} below ${c.refillThreshold}` : 'off'}`,
+    );
+  }
+
+  // The partner firehose is worker configuration (one `all_children` endpoint, ensured on the write queue, or
+  // in the lean shape as a local activity: the worker caches it, so it writes once per worker at most); a
+  // customer's own URL becomes a child-scoped endpoint inside its org, so it receives only its events.
+  const firehoseStep = (orgId: string) => {
+    const customerWebhook = input.firehose;
+    return runStep(
+      'firehose',
+      async () => {
+        const summary = 'Ensure the partner firehose (LAYERS_FIREHOSE_URL)';
+        const partner = lean
+          ? await localWrites.ensurePartnerFirehose.executeWithOptions(localWrite(summary), [])
+          : await writes.ensurePartnerFirehose.executeWithOptions(write(summary), []);
+        const own = customerWebhook
+          ? await writes.ensureCustomerWebhook.executeWithOptions(
+              write(`Create ${externalId}'s own webhook endpoint inside ${orgId}`),
+              [
+                {
+                  orgId,
+                  externalId,
+                  url: customerWebhook.url,
+                  events: customerWebhook.events,
+                  idempotencyKey: keyFor('firehose').idempotencyKey,
+                },
+              ],
+            )
+          : undefined;
+        return { partner, own };
+      },
+      ({ partner, own }) =>
+        [
+          partner.configured
+            ? `partner ${partner.endpointId} (${partner.outcome})`
+            : 'no partner firehose configured',
+          ...(own ? [`own ${own.endpointId}${own.created ? ' (created)' : ' (reused)'}`] : []),
+        ].join('; '),
+    ).then((endpoints) => endpoints.own?.endpointId ?? endpoints.partner.endpointId);
+  };
+
+  /** Histories recorded before the partner firehose ran one parent endpoint per customer URL, on the read queue. */
+  async function legacyFirehoseStep(): Promise<string | undefined> {
+    if (!input.firehose) {
+      mark('firehose', 'skipped');
+      return undefined;
+    }
+    const { url, events } = input.firehose;
+    const endpoint = await runStep(
+      'firehose',
+      () =>
+        reads.ensureFirehose.executeWithOptions(read('Ensure the firehose webhook endpoint'), [
+          { url, events, idempotencyKey: firehoseIdempotencyKey(url, 'all_children', events) },
+        ]),
+      (e) => `${e.endpointId}${e.created ? ' (created)' : ' (reused)'}`,
+    );
+    return endpoint.endpointId;
+  }
+
+  async function projectStep(orgId: string): Promise<string | undefined> {
+    if (!input.project) {
+      mark('project', 'skipped');
+      return undefined;
+    }
+    const project = input.project;
+    const { projectId } = await runStep(
+      'project',
+      () => {
+        const key = keyFor('project');
+        return writes.createProject.executeWithOptions(write(`Create the first project inside ${orgId}`), [
+          {
+            orgId,
+            name: project.name,
+            timezone: project.timezone,
+            externalId,
+            idempotencyKey: key.idempotencyKey,
+            ...(v2 ? { keyIssuedAt: key.keyIssuedAt } : {}),
+          },
+        ]);
+      },
+      (p) => p.projectId,
+    );
+    return projectId;
+  }
+
+  const verifyStep = (
+    orgId: string,
+    facts: { transferId: string; apiKeyId: string; projectId: string | undefined },
+  ) =>
+    runStep(
+      'verify',
+      () => {
+        const summary = `Verify ${orgId} against the request`;
+        const args = [
           {
             orgId,
             expected: {
               name: input.customer.name,
               externalId,
-              transferId: allocation.transferId,
+              transferId: facts.transferId,
               credits: input.credits,
               creditConfig: input.creditConfig,
-              projectId,
-              apiKeyId: apiKey.id,
+              projectId: facts.projectId,
+              apiKeyId: facts.apiKeyId,
               scopes: input.apiKey.scopes,
             },
           },
-        ]),
+        ] as const;
+        return lean
+          ? localReads.verifyOnboarding.executeWithOptions(localRead(summary), [...args])
+          : reads.verifyOnboarding.executeWithOptions(read(summary), [...args]);
+      },
       (v) => `balance ${v.balance}, available ${v.available}`,
     );
+
+  try {
+    if (lean) publish('preflight'); // started by the customer workflow, the attributes are already there: no command
+    if (!isDone('preflight')) await preflightStep();
+    const orgId = done.orgId ?? (await createOrgStep());
+    if (carried && step('allocate-credits').state === 'waiting') generation++;
+
+    let apiKey: { id: string; prefix: string; scopes: string[] };
+    let allocation: { transferId: string; allocated: number };
+    let firehoseEndpointId: string | undefined = done.firehoseEndpointId;
+    let projectId: string | undefined = done.projectId;
+    if (lean) {
+      // Once the org exists, the key, the money, the firehose and the project do not depend on each other: one
+      // workflow task issues them together. Cap + auto-refill waits for the allocation: a refill threshold set
+      // on an empty wallet would make Layers refill it from the parent before the allocation lands.
+      // Every branch is awaited before a failure is reported, so no write lands after the workflow has ended.
+      const branches = await Promise.allSettled([
+        done.apiKey ? Promise.resolve(done.apiKey) : mintKeyStep(orgId),
+        (async () => {
+          const allocated = done.allocation ?? (await allocateStep(orgId));
+          done.allocation = { transferId: allocated.transferId, allocated: allocated.allocated };
+          await creditConfigStep(orgId);
+          return allocated;
+        })(),
+        isDone('firehose') ? Promise.resolve(firehoseEndpointId) : firehoseStep(orgId),
+        isDone('project') ? Promise.resolve(projectId) : projectStep(orgId),
+      ] as const);
+      for (const branch of branches) if (branch.status === 'rejected') throw branch.reason;
+      const [key, money, endpoint, project] = branches as unknown as [
+        PromiseFulfilledResult<{ id: string; prefix: string; scopes: string[] }>,
+        PromiseFulfilledResult<{ transferId: string; allocated: number }>,
+        PromiseFulfilledResult<string | undefined>,
+        PromiseFulfilledResult<string | undefined>,
+      ];
+      apiKey = key.value;
+      allocation = money.value;
+      firehoseEndpointId = endpoint.value;
+      projectId = project.value;
+    } else {
+      apiKey = done.apiKey ?? (await mintKeyStep(orgId));
+      done.apiKey = { id: apiKey.id, prefix: apiKey.prefix, scopes: apiKey.scopes };
+      allocation = done.allocation ?? (await allocateStep(orgId));
+      done.allocation = { transferId: allocation.transferId, allocated: allocation.allocated };
+      await creditConfigStep(orgId);
+      if (!isDone('firehose')) {
+        firehoseEndpointId = patched('partner-firehose')
+          ? await firehoseStep(orgId)
+          : await legacyFirehoseStep();
+      }
+      if (!isDone('project')) projectId = await projectStep(orgId);
+    }
+    done.apiKey = { id: apiKey.id, prefix: apiKey.prefix, scopes: apiKey.scopes };
+    done.allocation = { transferId: allocation.transferId, allocated: allocation.allocated };
+    if (firehoseEndpointId) done.firehoseEndpointId = firehoseEndpointId;
+    if (projectId) done.projectId = projectId;
+
+    const verified = await verifyStep(orgId, {
+      transferId: allocation.transferId,
+      apiKeyId: apiKey.id,
+      projectId,
+    });
 
     const result: OnboardingResult = {
       externalId,
@@ -571,14 +686,15 @@ export async function onboardCustomer(
   } catch (err) {
     status.state = 'failed';
     status.error = failureMessage(err);
-    if (status.currentStep) mark(status.currentStep, 'failed', status.error.split('\n')[0]);
+    const at = lean ? (failedStep ?? status.currentStep) : status.currentStep;
+    if (at) mark(at, 'failed', status.error.split('\n')[0]);
     publish('failed');
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
       const cause = err.cause;
       throw ApplicationFailure.create({
         type: cause.type ?? 'OnboardingFailed',
         nonRetryable: true,
-        message: `Onboarding ${externalId} failed at ${status.currentStep ?? 'start'}: ${cause.message}`,
+        message: `Onboarding ${externalId} failed at ${at ?? 'start'}: ${cause.message}`,
         // The first detail names the org and when this onboarding identity first wrote (if provable), so
         // the customer workflow can pass `firstIssuedAt` to the next run.
         details:

@@ -2,7 +2,8 @@ import type { Client } from '@temporalio/client';
 import { LruCache } from '../lru';
 
 // Which CRM customer a Layers org belongs to: the customer workflow carries the org id as the
-// `LayersOrgId` search attribute, so one visibility query answers it. Cached (orgs never change owner);
+// `LayersOrgId` search attribute (and, from the moment the org exists, so does its onboarding, which tells
+// the customer only at the end), so one visibility query answers it. Cached (orgs never change owner);
 // an unknown org is cached briefly, since visibility can lag a freshly created org by a moment.
 
 export interface OrgAttribution {
@@ -23,7 +24,7 @@ export class VisibilityAttribution implements OrgAttribution {
     if (cached) return cached;
     if (this.unknown.get(orgId)) return undefined;
     for await (const wf of this.client.workflow.list({
-      query: `WorkflowType = 'customerLifecycle' AND LayersOrgId = '${orgId}'`,
+      query: `WorkflowType IN ('customerLifecycle', 'onboardCustomer') AND LayersOrgId = '${orgId}'`,
     })) {
       const externalId = (wf.searchAttributes as Record<string, unknown[] | undefined>).LayersCustomerId?.[0];
       if (typeof externalId === 'string') {
