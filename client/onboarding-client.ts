@@ -441,8 +441,15 @@ export class OnboardingClient {
     await this.customerHandle(externalId).signal(reactivateSignal, parsed.data);
   }
 
+  /**
+   * The customer's state. While it onboards, the customer workflow learns the org id only at the end (or when a
+   * pause needs it): the onboarding's own status supplies it as soon as the org exists.
+   */
   async customerStatus(externalId: string): Promise<CustomerStatus> {
-    return this.customerHandle(externalId).query(customerStatusQuery);
+    const status = await this.customerHandle(externalId).query(customerStatusQuery);
+    if (status.state !== 'onboarding' || status.orgId) return status;
+    const onboarding = await this.onboardingStatusIfAny(externalId).catch(() => undefined);
+    return onboarding?.orgId ? { ...status, orgId: onboarding.orgId } : status;
   }
 
   /** The customer's final state once it is archived (or its failure). */

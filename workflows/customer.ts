@@ -693,17 +693,27 @@ class CustomerLifecycle {
           ? (cause.details?.[0] as { orgId?: string } | undefined)
           : undefined;
       if (details?.orgId) this.status.orgId = details.orgId;
+      else if (!this.status.orgId && patched(LEAN_ONBOARDING)) await this.findOrgOfEndedOnboarding();
       if (!stopped) this.status.error = cause instanceof Error ? cause.message : String(cause);
       this.publish(stopped ? 'onboarding stopped at a safe point' : 'onboarding failed');
     }
     if (this.pendingChurn) await this.beginOffboarding(this.pendingChurn);
   }
 
-  /** Adopts a customer that exists only in Layers; false when there is nothing to adopt (the run ends). */
-  async adopt(): Promise<'adopted' | 'unknown' | 'archived'> {
+  /**
+   * An onboarding that ended without saying which org it made (terminated, timed out): a lean customer was not
+   * told of the org on the way, so it looks on Layers, and a churn still archives what the onboarding made.
+   */
+  private async findOrgOfEndedOnboarding(): Promise<void> {
+    const found = await this.findCustomerOrganization();
+    if (found) this.status.orgId = found.orgId;
+  }
+
+  /** The child org whose metadata.externalId is this customer's, paging through the parent's children. */
+  private findCustomerOrganization() {
     const { reads, read } = this.activities;
     // Pages through the parent's children (heartbeating): give it time, notice a dead worker by silence.
-    const found = await reads.findCustomerOrganization.executeWithOptions(
+    return reads.findCustomerOrganization.executeWithOptions(
       {
         ...read(`Find the child org of ${this.externalId}`),
         startToCloseTimeout: '15 minutes',
@@ -711,6 +721,11 @@ class CustomerLifecycle {
       },
       [{ externalId: this.externalId }],
     );
+  }
+
+  /** Adopts a customer that exists only in Layers; false when there is nothing to adopt (the run ends). */
+  async adopt(): Promise<'adopted' | 'unknown' | 'archived'> {
+    const found = await this.findCustomerOrganization();
     if (!found) {
       this.close(
         `customer ${this.externalId} is unknown: no child org with metadata.externalId "${this.externalId}"; onboard it first`,
