@@ -132,7 +132,7 @@ async function main(argv: string[]): Promise<void> {
     writeFileSync(file, bytes);
     const sha256 = createHash('sha256').update(code).digest('hex');
     console.log(
-      `${path.relative(process.cwd(), file)}: ${label}, bundle ${code.length} bytes (sha256 ${sha256}), written ${bytes.length} bytes`,
+      `${path.relative(process.cwd(), file)}: ${label}, bundle ${Buffer.byteLength(code)} bytes (sha256 ${sha256}), written ${bytes.length} bytes`,
     );
   } finally {
     if (exported) rmSync(exported, { recursive: true, force: true });
