@@ -8,7 +8,7 @@ import { OnboardingClient } from '../../client';
 import type { OnboardingRequest } from '../../common/onboarding-input';
 import { emulatorControl, startEmulator, type RunningEmulator } from './emulator';
 import { recordTestSecrets } from './secret-registry';
-import type { WorkerGroup } from '../../worker/worker';
+import type { StartWorkerConfig, WorkerGroup } from '../../worker/worker';
 import { connectTestTemporal, createTestWorker, uniqueTaskQueue, type TemporalTestContext } from './temporal';
 
 /** Everything an end-to-end test needs: dev server, emulator, worker on its own task queue, CRM client. */
@@ -21,7 +21,8 @@ export interface OnboardingTestEnv {
   taskQueue: string;
   /** A fresh worker for one test case (a worker runs once): `run(() => …)` is `worker.runUntil`. */
   run<T>(fn: () => Promise<T>): Promise<T>;
-  newWorker(): Promise<WorkerGroup>;
+  /** `extra` on top of the suite's own settings (e.g. another workflow bundle). */
+  newWorker(extra?: Partial<StartWorkerConfig>): Promise<WorkerGroup>;
   crm: OnboardingClient;
   close(): Promise<void>;
 }
@@ -46,7 +47,8 @@ export async function startOnboardingTestEnv(
     firehose: PARTNER_FIREHOSE,
     ...options.deps,
   };
-  const newWorker = () => createTestWorker(temporal, taskQueue, deps, options.tuning);
+  const newWorker = (extra: Partial<StartWorkerConfig> = {}) =>
+    createTestWorker(temporal, taskQueue, deps, { ...options.tuning, ...extra });
   return {
     temporal,
     emulator,
