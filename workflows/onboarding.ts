@@ -74,12 +74,13 @@ const EXACTLY_ONCE_PATCH = 'onboarding-exactly-once-v2';
 const INPUT_BOUNDARY_PATCH = 'workflow-input-boundary';
 
 /**
- * Runs that began with this patch take the lean shape: preflight, partner firehose and verify as local
- * activities (no activity task, one marker each), the key, the allocation (then cap + auto-refill), the
- * firehose and the project issued together once the org exists, search attributes written only when the
- * org is known and at the end (or a wait), and the customer told of the org only when it asks. The current
- * step lives in the `status` query and the workflow's current details. Runs recorded before keep the
- * sequential shape, step by step, as they ran.
+ * Runs that began with this patch take the lean shape: preflight, the partner firehose and verify run as local
+ * activities (no activity task, one marker each); search attributes are written when the org is known and at
+ * the end (or a wait), never per step; the customer is told of the org only when it asks (a pause waiting for
+ * it). The Layers writes keep their order, one at a time on the paced write queue: each step is a safe point
+ * a churn can stop at, and cap + auto-refill must follow the allocation (a refill threshold set on an empty
+ * wallet would make Layers refill it from the parent first). The current step lives in the `status` query and
+ * the workflow's current details. Runs recorded before keep the old shape, as they ran.
  */
 export const LEAN_ONBOARDING_PATCH = 'lean-onboarding';
 
@@ -224,8 +225,6 @@ export async function onboardCustomer(
     if (lean) setCurrentDetails(describeSteps(status));
     else publish(name);
   };
-  /** The step whose failure ends the run (steps run side by side in the lean shape). */
-  let failedStep: OnboardingStepName | undefined;
 
   // Keys keep the time they were first sent, so a step resumed after a day-long outage knows not to trust them.
   // The same onboarding identity (`onboarding/<externalId>`: same keys) may have written in an earlier run,
@@ -332,7 +331,6 @@ export async function onboardCustomer(
           await waitWhileKillSwitchOn(name);
           continue;
         }
-        failedStep ??= name;
         throw err;
       }
     }
@@ -610,54 +608,22 @@ export async function onboardCustomer(
     const orgId = done.orgId ?? (await createOrgStep());
     if (carried && step('allocate-credits').state === 'waiting') generation++;
 
-    let apiKey: { id: string; prefix: string; scopes: string[] };
-    let allocation: { transferId: string; allocated: number };
-    let firehoseEndpointId: string | undefined = done.firehoseEndpointId;
-    let projectId: string | undefined = done.projectId;
-    if (lean) {
-      // Once the org exists, the key, the money, the firehose and the project do not depend on each other: one
-      // workflow task issues them together. Cap + auto-refill waits for the allocation: a refill threshold set
-      // on an empty wallet would make Layers refill it from the parent before the allocation lands.
-      // Every branch is awaited before a failure is reported, so no write lands after the workflow has ended.
-      const branches = await Promise.allSettled([
-        done.apiKey ? Promise.resolve(done.apiKey) : mintKeyStep(orgId),
-        (async () => {
-          const allocated = done.allocation ?? (await allocateStep(orgId));
-          done.allocation = { transferId: allocated.transferId, allocated: allocated.allocated };
-          await creditConfigStep(orgId);
-          return allocated;
-        })(),
-        isDone('firehose') ? Promise.resolve(firehoseEndpointId) : firehoseStep(orgId),
-        isDone('project') ? Promise.resolve(projectId) : projectStep(orgId),
-      ] as const);
-      for (const branch of branches) if (branch.status === 'rejected') throw branch.reason;
-      const [key, money, endpoint, project] = branches as unknown as [
-        PromiseFulfilledResult<{ id: string; prefix: string; scopes: string[] }>,
-        PromiseFulfilledResult<{ transferId: string; allocated: number }>,
-        PromiseFulfilledResult<string | undefined>,
-        PromiseFulfilledResult<string | undefined>,
-      ];
-      apiKey = key.value;
-      allocation = money.value;
-      firehoseEndpointId = endpoint.value;
-      projectId = project.value;
-    } else {
-      apiKey = done.apiKey ?? (await mintKeyStep(orgId));
-      done.apiKey = { id: apiKey.id, prefix: apiKey.prefix, scopes: apiKey.scopes };
-      allocation = done.allocation ?? (await allocateStep(orgId));
-      done.allocation = { transferId: allocation.transferId, allocated: allocation.allocated };
-      await creditConfigStep(orgId);
-      if (!isDone('firehose')) {
-        firehoseEndpointId = patched('partner-firehose')
-          ? await firehoseStep(orgId)
-          : await legacyFirehoseStep();
-      }
-      if (!isDone('project')) projectId = await projectStep(orgId);
-    }
+    const apiKey = done.apiKey ?? (await mintKeyStep(orgId));
     done.apiKey = { id: apiKey.id, prefix: apiKey.prefix, scopes: apiKey.scopes };
+    const allocation = done.allocation ?? (await allocateStep(orgId));
     done.allocation = { transferId: allocation.transferId, allocated: allocation.allocated };
-    if (firehoseEndpointId) done.firehoseEndpointId = firehoseEndpointId;
-    if (projectId) done.projectId = projectId;
+    await creditConfigStep(orgId);
+    let firehoseEndpointId: string | undefined = done.firehoseEndpointId;
+    if (!isDone('firehose')) {
+      firehoseEndpointId =
+        lean || patched('partner-firehose') ? await firehoseStep(orgId) : await legacyFirehoseStep();
+      if (firehoseEndpointId) done.firehoseEndpointId = firehoseEndpointId;
+    }
+    let projectId: string | undefined = done.projectId;
+    if (!isDone('project')) {
+      projectId = await projectStep(orgId);
+      if (projectId) done.projectId = projectId;
+    }
 
     const verified = await verifyStep(orgId, {
       transferId: allocation.transferId,
@@ -686,15 +652,14 @@ export async function onboardCustomer(
   } catch (err) {
     status.state = 'failed';
     status.error = failureMessage(err);
-    const at = lean ? (failedStep ?? status.currentStep) : status.currentStep;
-    if (at) mark(at, 'failed', status.error.split('\n')[0]);
+    if (status.currentStep) mark(status.currentStep, 'failed', status.error.split('\n')[0]);
     publish('failed');
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
       const cause = err.cause;
       throw ApplicationFailure.create({
         type: cause.type ?? 'OnboardingFailed',
         nonRetryable: true,
-        message: `Onboarding ${externalId} failed at ${at ?? 'start'}: ${cause.message}`,
+        message: `Onboarding ${externalId} failed at ${status.currentStep ?? 'start'}: ${cause.message}`,
         // The first detail names the org and when this onboarding identity first wrote (if provable), so
         // the customer workflow can pass `firstIssuedAt` to the next run.
         details:
