@@ -74,13 +74,13 @@ const EXACTLY_ONCE_PATCH = 'onboarding-exactly-once-v2';
 const INPUT_BOUNDARY_PATCH = 'workflow-input-boundary';
 
 /**
- * Runs that began with this patch take the lean shape: preflight, the partner firehose and verify run as local
- * activities (no activity task, one marker each); search attributes are written when the org is known and at
- * the end (or a wait), never per step; the customer is told of the org only when it asks (a pause waiting for
- * it). The Layers writes keep their order, one at a time on the paced write queue: each step is a safe point
- * a churn can stop at, and cap + auto-refill must follow the allocation (a refill threshold set on an empty
- * wallet would make Layers refill it from the parent first). The current step lives in the `status` query and
- * the workflow's current details. Runs recorded before keep the old shape, as they ran.
+ * Runs that began with this patch take the lean shape: search attributes are written when the org is known
+ * and at the end (or a wait), never per step (the current step lives in the `status` query and the
+ * workflow's current details); the partner firehose, which the worker ensures once, is a local activity; the
+ * customer is told of the org only when it asks (a pause waiting for it). The Layers calls keep their order,
+ * one at a time, writes on the paced write queue: each step is a safe point a churn or pause can land in
+ * (observable by query), and cap + auto-refill must follow the allocation (a refill threshold set on an empty
+ * wallet would make Layers refill it from the parent first). Runs recorded before keep the old shape.
  */
 export const LEAN_ONBOARDING_PATCH = 'lean-onboarding';
 
@@ -139,17 +139,15 @@ export async function onboardCustomer(
   const readOptions: ActivityOptions = { ...baseOptions, taskQueue: layersReadQueue(taskQueue) };
   const writes = proxyActivities<Activities>(writeOptions);
   const reads = proxyActivities<Activities>(readOptions);
-  // Local activities run on this workflow's worker inside the workflow task. Reads stay within the tier
-  // without server-side pacing: every onboarding makes fewer reads than writes and reads have twice the
-  // writes' budget, so the paced write queue bounds them (README "Pacing").
+  // The partner firehose is ensured by the worker once (it caches the endpoint): a local activity, run inside
+  // the workflow task, costs no activity task. The steps a CRM request can land in stay activities: a query or
+  // signal is answered between workflow tasks, never while a local activity holds one open.
   const localOptions: LocalActivityOptions = {
     startToCloseTimeout: baseOptions.startToCloseTimeout,
     retry: baseOptions.retry,
   };
-  const localReads = proxyLocalActivities<Activities>(localOptions);
-  const localWrites = localReads;
-  const localRead = (summary: string): LocalActivityOptions => ({ ...localOptions, summary });
-  const localWrite = localRead;
+  const localWrites = proxyLocalActivities<Activities>(localOptions);
+  const localWrite = (summary: string): LocalActivityOptions => ({ ...localOptions, summary });
   const externalId = input.customer.externalId;
   const killSwitchBackoff = options.timing?.killSwitchBackoffMs ?? { initial: 5_000, max: 300_000 };
   const fundsRecheckMs = options.timing?.fundsRecheckMs ?? 300_000;
@@ -342,10 +340,10 @@ export async function onboardCustomer(
     runStep(
       'preflight',
       async () => {
-        const summary = 'whoami: check org:admin and the kill switch';
-        const first = lean
-          ? await localReads.preflight.executeWithOptions(localRead(summary), [])
-          : await reads.preflight.executeWithOptions(read(summary), []);
+        const first = await reads.preflight.executeWithOptions(
+          read('whoami: check org:admin and the kill switch'),
+          [],
+        );
         if (first.blocked) {
           await waitWhileKillSwitchOn('preflight');
         }
@@ -595,9 +593,7 @@ export async function onboardCustomer(
             },
           },
         ] as const;
-        return lean
-          ? localReads.verifyOnboarding.executeWithOptions(localRead(summary), [...args])
-          : reads.verifyOnboarding.executeWithOptions(read(summary), [...args]);
+        return reads.verifyOnboarding.executeWithOptions(read(summary), [...args]);
       },
       (v) => `balance ${v.balance}, available ${v.available}`,
     );

@@ -50,6 +50,25 @@ const scenarios: Record<string, Scenario> = {
   'onboarding-current': onboardingScenario(() => `acme-coffee-current-${Date.now().toString(36)}`),
   'customer-lifecycle-current': lifecycleScenario((externalId) => customerWorkflowId(externalId)),
   'offboarding-current': lifecycleScenario((externalId) => offboardingWorkflowId(externalId)),
+  // Issue 12's lean shape (patch lean-onboarding): local reads, no per-step upserts, no orgCreated signal,
+  // the result through the customer's onboardingResult update, a pause during onboarding asking for the org.
+  'onboarding-lean': onboardingScenario(() => `acme-coffee-lean-${Date.now().toString(36)}`),
+  'customer-lean': lifecycleScenario((externalId) => customerWorkflowId(externalId)),
+  'customer-lean-pause-during-onboarding': customerScenario(async (env, externalId) => {
+    await env.crm.start(acmeCoffee(externalId));
+    await env.crm.pause(externalId, { reason: 'invoice overdue', eventId: 'recorded-lean-1' });
+    await env.crm.result(externalId);
+    await untilState(env, externalId, 'suspended');
+  }),
+  'onboarding-lean-pause-during-onboarding': customerScenario(
+    async (env, externalId) => {
+      await env.crm.start(acmeCoffee(externalId));
+      await env.crm.pause(externalId, { reason: 'invoice overdue', eventId: 'recorded-lean-2' });
+      await env.crm.result(externalId);
+      await untilState(env, externalId, 'suspended');
+    },
+    (externalId) => onboardingWorkflowId(externalId),
+  ),
   'onboarding-happy-path': onboardingScenario(() => 'acme-coffee-recorded'),
   // Issue 11's shape: validation recorded once (local activity), look-ups before writes, behind
   // patched('onboarding-exactly-once-v2').
