@@ -4,13 +4,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { OnboardingClient } from '../../client';
 import { customerWorkflowId, onboardingWorkflowId } from '../../common/ids';
 import { layersReadQueue, layersWriteQueue } from '../../common/ids';
 import { startDevServer, type DevServer } from '../../scripts/dev-server';
 import { recordedTemporalCli } from '../../scripts/temporal-cli';
+import { LayersClient } from '../../activities/layers';
+import { FileSecretSink } from '../../activities/secret-sink';
+import type { SetCurrentPolicy } from '../../worker/versioning';
 import { DEFAULT_DEPLOYMENT_NAME } from '../../worker/versioning';
+import { installWorkerRuntime } from '../../worker/logging';
+import { startWorker } from '../../worker/worker';
 import { emulatorControl, startEmulator, type RunningEmulator } from '../helpers/emulator';
 import { acmeCoffee, fastTiming, PARTNER_FIREHOSE } from '../helpers/onboarding-env';
 import { spawnWorker, untilPolling, type WorkerProcess } from '../helpers/processes';
@@ -38,6 +44,11 @@ const taskQueue = uniqueTaskQueue('versioning');
 const secretsDir = mkdtempSync(path.join(os.tmpdir(), 'layers-secrets-'));
 
 beforeAll(async () => {
+  try {
+    installWorkerRuntime({ LOG_LEVEL: 'ERROR' }); // the in-process workers' SDK logs are noise here
+  } catch {
+    /* another suite in this process installed it */
+  }
   [server, emulator] = await Promise.all([
     startDevServer({
       uiPort: false,
@@ -127,7 +138,10 @@ async function versioningOf(workflowId: string): Promise<{ behavior: string; bui
   const { raw } = await client.workflow.getHandle(workflowId).describe();
   const info = raw.workflowExecutionInfo?.versioningInfo;
   return {
-    behavior: temporal.api.enums.v1.VersioningBehavior[info?.behavior ?? 0]!.replace('VERSIONING_BEHAVIOR_', ''),
+    behavior: temporal.api.enums.v1.VersioningBehavior[info?.behavior ?? 0]!.replace(
+      'VERSIONING_BEHAVIOR_',
+      '',
+    ),
     buildId: info?.deploymentVersion?.buildId ?? undefined,
   };
 }
@@ -249,4 +263,68 @@ test('a rollout: the onboarding in flight finishes on the old build, a new one r
   // (A query on the closed onboarding itself would still be routed to the old build: README.)
   expect((await crm.customerStatus(firstId)).state).toBe('active');
   expect((await crm.result(firstId)).transferId).toBe(firstResult.transferId);
+});
+
+test('start-up: the first version becomes current; later builds take over only when told to (always), never under if-none', async () => {
+  const native = await NativeConnection.connect({ address: server.address });
+  const layers = new LayersClient({ baseUrl: emulator.url, apiKey: emulator.parentKey });
+  const codePath = process.env.TEST_WORKFLOW_BUNDLE;
+  const deploymentName = `bootstrap-${Date.now().toString(36)}`;
+  const queue = uniqueTaskQueue('bootstrap');
+  /** A versioned worker runs until it has decided about the current version; its decision. */
+  const boot = async (buildId: string, setCurrent: SetCurrentPolicy) => {
+    const group = await startWorker({
+      connection: native,
+      temporal: { namespace: server.namespace, taskQueue: queue },
+      deps: { layers, secretSink: new FileSecretSink(secretsDir) },
+      workflowBundle: codePath ? { codePath } : undefined,
+      shutdownGraceTimeMs: 0,
+      versioning: { deploymentName, buildId, setCurrent },
+    });
+    const running = group.run();
+    const outcome = await group.versionBootstrap!;
+    group.shutdown();
+    await running;
+    return outcome;
+  };
+  const current = async () =>
+    (
+      await connection.workflowService.describeWorkerDeployment({
+        namespace: server.namespace,
+        deploymentName,
+      })
+    ).workerDeploymentInfo?.routingConfig?.currentDeploymentVersion?.buildId;
+  try {
+    // Two builds first deployed at once: one becomes current, the other finds it current (conflict token).
+    const outcomes = await Promise.all([boot('1', 'if-none'), boot('2', 'if-none')]);
+    const made = outcomes.findIndex((o) => o.kind === 'made-current');
+    expect(made).toBeGreaterThanOrEqual(0);
+    const winner = String(made + 1);
+    expect(outcomes[1 - made]).toEqual({ kind: 'not-current', current: `${deploymentName}.${winner}` });
+    expect(await current()).toBe(winner);
+
+    expect(await boot(winner, 'if-none')).toEqual({ kind: 'current' }); // a restart
+    expect(await boot('3', 'never')).toMatchObject({ kind: 'not-current' });
+    expect(await boot('3', 'always')).toEqual({
+      kind: 'made-current',
+      previous: `${deploymentName}.${winner}`,
+    });
+    expect(await current()).toBe('3');
+
+    // An operator sent new work back to unversioned workers: a choice if-none leaves alone.
+    await temporalCli([
+      'worker',
+      'deployment',
+      'set-current-version',
+      '--deployment-name',
+      deploymentName,
+      '--unversioned',
+      '--yes',
+    ]);
+    expect(await boot('4', 'if-none')).toEqual({ kind: 'not-current', current: '__unversioned__' });
+    expect(await current()).toBeUndefined();
+  } finally {
+    await layers.close();
+    await native.close();
+  }
 });
