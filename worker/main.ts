@@ -108,7 +108,18 @@ async function main(): Promise<void> {
   );
   // SIGINT/SIGTERM: the SDK's Runtime shuts every worker down — polling stops, running activities get
   // shutdownGraceTimeMs to finish — and run() returns once they have.
-  await worker.run();
+  const running = worker.run();
+  running.catch(() => undefined); // awaited below; a failure must not surface as unhandled meanwhile
+  // A versioned worker on a server without worker deployments would poll forever and never get a task.
+  const decided = await worker.versionBootstrap;
+  if (decided?.kind === 'unsupported') {
+    worker.shutdown();
+    await running.catch(() => undefined);
+    throw new ConfigError(
+      `TEMPORAL_WORKER_VERSIONING: the server has no worker deployments (${redactSecrets(decided.error)}); set TEMPORAL_WORKER_VERSIONING=off`,
+    );
+  }
+  await running;
   await tracing?.shutdown().catch(() => undefined); // the last spans; a collector that is down loses them
   logger.info({}, 'worker: stopped');
 }

@@ -32,7 +32,9 @@ export const DEFAULT_DEPLOYMENT_NAME = 'layers-onboarding';
  */
 export const DEFAULT_VERSIONING_BEHAVIOR = 'AUTO_UPGRADE' as const;
 
-export function workerDeploymentOptions(versioning: WorkerVersioning | undefined): WorkerDeploymentOptions | undefined {
+export function workerDeploymentOptions(
+  versioning: WorkerVersioning | undefined,
+): WorkerDeploymentOptions | undefined {
   if (!versioning) return undefined;
   return {
     useWorkerVersioning: true,
@@ -53,7 +55,9 @@ export type BootstrapOutcome =
   | { kind: 'made-current'; previous?: string }
   /** Another version (or explicitly the unversioned workers) stays current: the operator's rollout step. */
   | { kind: 'not-current'; current: string; ramping?: string }
-  /** The deployment could not be read or changed (no versioning on the server, a manager identity, …). */
+  /** The server has no worker deployments (too old, or turned off): a versioned worker gets no work there. */
+  | { kind: 'unsupported'; error: string }
+  /** The deployment could not be read or changed (a manager identity, a missing task queue, …). */
   | { kind: 'failed'; error: string }
   | { kind: 'stopped' };
 
@@ -70,7 +74,9 @@ export interface BootstrapOptions {
 }
 
 const GRPC_NOT_FOUND = 5;
+const GRPC_PERMISSION_DENIED = 7; // "Worker Deployment Versions are disabled on this namespace"
 const GRPC_FAILED_PRECONDITION = 9;
+const GRPC_UNIMPLEMENTED = 12; // a server from before worker deployments
 const UNVERSIONED = '__unversioned__';
 const CALL_DEADLINE_MS = 10_000;
 
@@ -92,6 +98,18 @@ export async function bootstrapCurrentVersion(options: BootstrapOptions): Promis
   const identity = `layers-onboarding-worker ${os.hostname()}/${process.pid}`;
   const failed = (error: unknown): BootstrapOutcome => {
     const message = (error as Error).message;
+    const code = (error as { code?: number }).code;
+    if (
+      code === GRPC_UNIMPLEMENTED ||
+      (code === GRPC_PERMISSION_DENIED && /disabled|not enabled|not supported/i.test(message))
+    ) {
+      logger?.error(
+        { deploymentName, buildId, error: message },
+        `worker: this Temporal namespace has no worker deployments (${message}): a versioned worker gets no` +
+          ` work there; set TEMPORAL_WORKER_VERSIONING=off`,
+      );
+      return { kind: 'unsupported', error: message };
+    }
     logger?.error(
       { deploymentName, buildId, error: message },
       `worker: could not check or set the current version of worker deployment ${deploymentName}: ${message}` +

@@ -328,3 +328,47 @@ test('start-up: the first version becomes current; later builds take over only w
     await native.close();
   }
 });
+
+test('a server without worker deployments: the worker exits naming TEMPORAL_WORKER_VERSIONING; with it off, it onboards', async () => {
+  const bare = await startDevServer({
+    uiPort: false,
+    dynamicConfig: { 'system.enableDeploymentVersions': false },
+  });
+  let bareConnection: Connection | undefined;
+  const queue = uniqueTaskQueue('no-deployments');
+  const env = {
+    TEMPORAL_ADDRESS: bare.address,
+    TEMPORAL_NAMESPACE: bare.namespace,
+    TEMPORAL_TASK_QUEUE: queue,
+    LAYERS_API_URL: emulator.url,
+    LAYERS_PARENT_KEY: emulator.parentKey,
+    LAYERS_SECRET_SINK_DIR: secretsDir,
+  };
+  try {
+    const versioned = spawnWorker(env);
+    workers.push(versioned);
+    expect(await versioned.exited).toBe(1);
+    expect(versioned.output()).toMatch(
+      /worker: configuration: TEMPORAL_WORKER_VERSIONING: .*set TEMPORAL_WORKER_VERSIONING=off/,
+    );
+
+    const unversioned = spawnWorker({ ...env, TEMPORAL_WORKER_VERSIONING: 'off' });
+    workers.push(unversioned);
+    await untilPolling(unversioned);
+    expect(unversioned.output()).toContain('; versioning off');
+    bareConnection = await Connection.connect({ address: bare.address });
+    const bareCrm = new OnboardingClient(
+      new Client({ connection: bareConnection, namespace: bare.namespace }),
+      queue,
+    );
+    await emulatorControl(emulator.url).topUp(5_000);
+    const request = acmeCoffee();
+    await bareCrm.start(request);
+    expect((await bareCrm.result(request.customer.externalId)).verified).toBe(true);
+    unversioned.child.kill('SIGTERM');
+    expect(await unversioned.exited).toBe(0);
+  } finally {
+    await bareConnection?.close();
+    await bare.stop();
+  }
+});
