@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Client } from '@temporalio/client';
 import type { WorkerDeploymentOptions } from '@temporalio/worker';
+import { isUnavailable } from '../common/connection';
 import type { Logger } from '../common/logger';
 
 // Worker Deployment versioning: every worker process announces `deploymentName` + `buildId`, and the
@@ -80,6 +81,8 @@ const GRPC_UNIMPLEMENTED = 12; // a server from before worker deployments
 const UNVERSIONED = '__unversioned__';
 const CALL_DEADLINE_MS = 10_000;
 
+class Stopped extends Error {}
+
 /**
  * Once the worker polls: with no current version the server hands every new execution to unversioned
  * workers, so a fleet of versioned workers only would sit idle. This makes the worker's own version
@@ -94,9 +97,16 @@ export async function bootstrapCurrentVersion(options: BootstrapOptions): Promis
   const deadline = Date.now() + (options.registrationTimeoutMs ?? 300_000);
   const interval = options.intervalMs ?? 250;
   const service = client.workflowService;
-  const call = <T>(fn: () => Promise<T>) => client.withDeadline(Date.now() + CALL_DEADLINE_MS, fn);
+  // A stopping worker does not wait for a call in flight: close() awaits this function.
+  const call = <T>(fn: () => Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      client.withDeadline(Date.now() + CALL_DEADLINE_MS, fn).then(resolve, reject);
+      if (signal?.aborted) reject(new Stopped());
+      signal?.addEventListener('abort', () => reject(new Stopped()), { once: true });
+    });
   const identity = `layers-onboarding-worker ${os.hostname()}/${process.pid}`;
   const failed = (error: unknown): BootstrapOutcome => {
+    if (error instanceof Stopped) return { kind: 'stopped' };
     const message = (error as Error).message;
     const code = (error as { code?: number }).code;
     if (
@@ -125,7 +135,8 @@ export async function bootstrapCurrentVersion(options: BootstrapOptions): Promis
       described = await call(() => service.describeWorkerDeployment({ namespace, deploymentName }));
     } catch (err) {
       // The deployment appears with the first poll that names it: not yet, or the server cannot version.
-      if ((err as { code?: number }).code !== GRPC_NOT_FOUND) return failed(err);
+      // An unreachable server (a restart) is waited for like a missing deployment.
+      if ((err as { code?: number }).code !== GRPC_NOT_FOUND && !isUnavailable(err)) return failed(err);
     }
     const info = described?.workerDeploymentInfo;
     const registered = info?.versionSummaries?.some((v) => v.deploymentVersion?.buildId === buildId);
@@ -177,6 +188,10 @@ export async function bootstrapCurrentVersion(options: BootstrapOptions): Promis
         /conflict token/i.test((err as Error).message)
       )
         continue;
+      if (isUnavailable(err) && Date.now() < deadline) {
+        await pause(interval, signal);
+        continue;
+      }
       return failed(err);
     }
     const previous = current ? `${deploymentName}.${current}` : undefined;
