@@ -221,7 +221,11 @@ test('a rollout: the onboarding in flight finishes on the old build, a new one r
     timeoutMs: 60_000,
   });
   expect(await versioningOf(onboardingWorkflowId(firstId))).toEqual({ behavior: 'PINNED', buildId: OLD });
-  expect((await describeVersion(OLD)).drainageInfo?.drainageStatus).toBe('draining');
+  // Not current, with a pinned run open: draining (read from visibility, so allow for its lag).
+  await eventually(async () => (await describeVersion(OLD)).drainageInfo?.drainageStatus === 'draining', {
+    timeoutMs: 30_000,
+    intervalMs: 500,
+  });
 
   await emulatorControl(emulator.url).topUp(20_000);
   const [firstResult, secondResult] = await Promise.all([crm.result(firstId), crm.result(secondId)]);
