@@ -14,6 +14,7 @@ import { FileSecretSink } from '../activities/secret-sink';
 import { OnboardingClient } from '../client';
 import { startEmulator } from '../emulator';
 import { startWorker } from '../worker/worker';
+import { loadWorkerVersioning } from '../worker/config';
 import { installRedactingRuntime } from '../worker/logging';
 import { codecFromEnv, dataConverterWithCodec, workerDataConverter } from '../common/codec/data-converter';
 import { startCodecServer, type RunningCodecServer } from '../worker/codec-server';
@@ -229,6 +230,13 @@ async function main(): Promise<void> {
       webhookUrlPolicy: { localMode: true },
     },
     dataConverter: workerDataConverter(codec),
+    // Versioned like `npm run worker`, which may have used the same .data/temporal.db: an unversioned demo
+    // worker would then get no work (the deployment's current version would). The demo is the only worker
+    // here, so it makes its own build current.
+    versioning: loadWorkerVersioning({
+      ...process.env,
+      TEMPORAL_WORKER_SET_CURRENT: process.env.TEMPORAL_WORKER_SET_CURRENT?.trim() || 'always',
+    }),
   });
 
   console.log(

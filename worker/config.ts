@@ -6,6 +6,8 @@ import type { SecretSinkConfig } from '../activities/secret-sinks';
 import { normalizeEvents, type PartnerFirehoseConfig } from '../activities/firehose';
 import { WEBHOOK_EVENT_TYPES } from '../common/onboarding-input';
 import { checkWebhookUrl, isLocalApiOrigin, type WebhookUrlPolicy } from '../common/webhook-url';
+import { packageVersion } from '../common/package-version';
+import { DEFAULT_DEPLOYMENT_NAME, type WorkerVersioning } from './versioning';
 import {
   ConfigError,
   optionalString,
@@ -300,4 +302,43 @@ export function loadLayersConfig(env: Env = process.env): LayersConfig {
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   return { temporal: loadTemporalConfig(env), layers: loadLayersConfig(env) };
+}
+
+// Names the server accepts: no '.' in a deployment name (it separates name and build id in
+// `name.buildId`), no '__' prefix (reserved, e.g. __unversioned__), nothing blank.
+const versionPart = (what: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, `must not be empty`)
+    .max(255, 'must be at most 255 characters')
+    .regex(/^\S+$/, `must be one word (no spaces) naming the ${what}`)
+    .refine((v) => !v.startsWith('__'), 'must not start with "__" (reserved by Temporal)');
+
+const versioningSchema = z.object({
+  TEMPORAL_WORKER_VERSIONING: z
+    .enum(['on', 'off'], { error: 'must be "on" (default) or "off" (a server without worker deployments)' })
+    .default('on'),
+  TEMPORAL_WORKER_DEPLOYMENT_NAME: versionPart('worker deployment')
+    .refine((v) => !v.includes('.'), 'must not contain "."')
+    .optional(),
+  TEMPORAL_WORKER_BUILD_ID: versionPart('build').optional(),
+  TEMPORAL_WORKER_SET_CURRENT: z
+    .enum(['if-none', 'always', 'never'], { error: 'must be "if-none" (default), "always" or "never"' })
+    .default('if-none'),
+});
+
+/**
+ * Worker Deployment versioning (README "Shipping a new worker"): on unless TEMPORAL_WORKER_VERSIONING=off;
+ * the build id is the package version unless TEMPORAL_WORKER_BUILD_ID says otherwise (a git sha, when
+ * workflow code changes without a version bump — two different builds must never share an id).
+ */
+export function loadWorkerVersioning(env: Env = process.env): WorkerVersioning | undefined {
+  const parsed = parse(versioningSchema, env);
+  if (parsed.TEMPORAL_WORKER_VERSIONING === 'off') return undefined;
+  return {
+    deploymentName: parsed.TEMPORAL_WORKER_DEPLOYMENT_NAME ?? DEFAULT_DEPLOYMENT_NAME,
+    buildId: parsed.TEMPORAL_WORKER_BUILD_ID ?? packageVersion(),
+    setCurrent: parsed.TEMPORAL_WORKER_SET_CURRENT,
+  };
 }

@@ -4,10 +4,11 @@ import { ConfigError } from '../common/connection';
 import { createLogger, type Logger } from '../common/logger';
 import { redactSecrets } from '../common/redact';
 import { setUpTracing } from '../common/tracing';
-import { loadWorkerConfig, loadWorkerTuning } from './config';
+import { loadWorkerConfig, loadWorkerTuning, loadWorkerVersioning } from './config';
 import { installWorkerRuntime } from './logging';
 import { LayersCallMetrics, prometheusExporter } from './metrics';
 import { ensureReconcileSchedule, reconcileCronFromEnv } from './reconcile-schedule';
+import { versionName } from './versioning';
 import { shutdownGraceTimeFromEnv, startWorker } from './worker';
 
 let logger: Logger | undefined;
@@ -21,6 +22,7 @@ class StoppedDuringStartup extends Error {
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const tuning = loadWorkerTuning();
+  const versioning = loadWorkerVersioning();
   const shutdownGraceTimeMs = shutdownGraceTimeFromEnv();
   const reconcileCron = reconcileCronFromEnv();
   const codec = codecFromEnv();
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
     tuning,
     shutdownGraceTimeMs,
     tracing,
+    versioning,
     logger,
     signal: startup.signal,
   });
@@ -87,17 +90,36 @@ async function main(): Promise<void> {
       tier: pacing.tier,
       shutdownGraceTimeMs,
       ...(metricsPort === undefined ? {} : { metricsPort }),
+      ...(versioning
+        ? {
+            deploymentName: versioning.deploymentName,
+            buildId: versioning.buildId,
+            setCurrent: versioning.setCurrent,
+          }
+        : { versioning: 'off' }),
     },
     `worker: polling ${config.temporal.namespace}/${config.temporal.taskQueue} at ${config.temporal.address}; Layers at ${config.layers.apiUrl}` +
       `; secrets to ${describeSecretSink(config.layers.secretSink)}; payload codec ${codec ? `on (encrypting with key ${codec.encryptionKeyId})` : 'off'}` +
       ` (tier ${pacing.tier}: ${pacing.writeActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} writes/s, ${pacing.readActivitiesPerSecond?.toFixed(2) ?? 'unpaced'} read activities/s)` +
       `; partner firehose ${config.layers.firehose ? `${new URL(config.layers.firehose.url).origin} (${config.layers.firehose.events.join(', ')})` : 'not configured'}` +
       (metricsPort === undefined ? '' : `; metrics on ${config.layers.metricsHost}:${metricsPort}/metrics`) +
-      `; tracing ${tracing ? 'on (OTLP)' : 'off'}`,
+      `; tracing ${tracing ? 'on (OTLP)' : 'off'}` +
+      `; versioning ${versioning ? `${versionName(versioning)} (deployment ${versioning.deploymentName}, build ${versioning.buildId}, set current: ${versioning.setCurrent})` : 'off'}`,
   );
   // SIGINT/SIGTERM: the SDK's Runtime shuts every worker down — polling stops, running activities get
   // shutdownGraceTimeMs to finish — and run() returns once they have.
-  await worker.run();
+  const running = worker.run();
+  running.catch(() => undefined); // awaited below; a failure must not surface as unhandled meanwhile
+  // A versioned worker on a server without worker deployments would poll forever and never get a task.
+  const decided = await worker.versionBootstrap;
+  if (decided?.kind === 'unsupported') {
+    worker.shutdown();
+    await running.catch(() => undefined);
+    throw new ConfigError(
+      `TEMPORAL_WORKER_VERSIONING: the server has no worker deployments (${redactSecrets(decided.error)}); set TEMPORAL_WORKER_VERSIONING=off`,
+    );
+  }
+  await running;
   await tracing?.shutdown().catch(() => undefined); // the last spans; a collector that is down loses them
   logger.info({}, 'worker: stopped');
 }

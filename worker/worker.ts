@@ -17,6 +17,12 @@ import { TRACING_WORKFLOW_INTERCEPTORS, workerTracing, type Tracing } from '../c
 import { DEFAULT_MAX_CACHED_WORKFLOWS, type LayersConfig } from './config';
 import { METRICS_WORKFLOW_INTERCEPTORS } from './metrics';
 import { discoverPacing, type Pacing } from './pacing';
+import {
+  bootstrapCurrentVersion,
+  workerDeploymentOptions,
+  type BootstrapOutcome,
+  type WorkerVersioning,
+} from './versioning';
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../workflows');
 
@@ -65,6 +71,11 @@ export interface StartWorkerConfig {
   logger?: Logger;
   /** Stops waiting for an unreachable server (SIGTERM during start-up). */
   signal?: AbortSignal;
+  /**
+   * Worker Deployment versioning (worker/versioning.ts); absent: an unversioned worker. worker/main.ts
+   * passes loadWorkerVersioning() (on by default); tests and the benchmark leave it out unless they test it.
+   */
+  versioning?: WorkerVersioning;
 }
 
 /**
@@ -75,6 +86,11 @@ export interface StartWorkerConfig {
 export class WorkerGroup {
   /** A client on the worker's connection (the reconcile schedule, visibility queries); set by startWorker. */
   temporalClient?: Client;
+  /** Set by startWorker for a versioned worker: what run() does about the deployment's current version. */
+  versioning?: { config: WorkerVersioning; namespace: string; logger?: Logger };
+  /** Settles once a versioned worker has checked (and perhaps set) the current version; undefined otherwise. */
+  versionBootstrap?: Promise<BootstrapOutcome>;
+  private readonly stopBootstrap = new AbortController();
 
   constructor(
     readonly workers: Worker[],
@@ -84,7 +100,9 @@ export class WorkerGroup {
 
   async run(): Promise<void> {
     try {
-      await Promise.all(this.workers.map((w) => w.run()));
+      const running = Promise.all(this.workers.map((w) => w.run()));
+      this.startVersionBootstrap();
+      await running;
     } finally {
       await this.close();
     }
@@ -94,7 +112,9 @@ export class WorkerGroup {
     const [main, ...others] = this.workers;
     const running = others.map((w) => w.run());
     try {
-      return await main!.runUntil(fn);
+      const untilDone = main!.runUntil(fn);
+      this.startVersionBootstrap();
+      return await untilDone;
     } finally {
       for (const w of others) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.all(running);
@@ -109,7 +129,22 @@ export class WorkerGroup {
 
   /** Closes what startWorker opened; run() and runUntil() do this when they end (call it for a group never run). */
   async close(): Promise<void> {
+    this.stopBootstrap.abort();
+    await this.versionBootstrap;
     for (const step of this.cleanup.splice(0).reverse()) await step();
+  }
+
+  /** The version registers with the pollers' first calls, so this runs beside them, not before. */
+  private startVersionBootstrap(): void {
+    if (!this.versioning || !this.temporalClient || this.versionBootstrap) return;
+    const { config, namespace, logger } = this.versioning;
+    this.versionBootstrap = bootstrapCurrentVersion({
+      client: this.temporalClient,
+      namespace,
+      versioning: config,
+      logger,
+      signal: this.stopBootstrap.signal,
+    }).catch((err: unknown) => ({ kind: 'failed' as const, error: (err as Error).message }));
   }
 }
 
@@ -178,6 +213,12 @@ export async function startWorker(config: StartWorkerConfig): Promise<WorkerGrou
       cleanup,
     );
     group.temporalClient = temporalClient;
+    if (config.versioning)
+      group.versioning = {
+        config: config.versioning,
+        namespace: config.temporal.namespace,
+        logger: config.logger,
+      };
     return group;
   } catch (err) {
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
@@ -204,6 +245,8 @@ async function createWorkerGroup(
     // timeout later); after the grace time they are cancelled, and a little after that the worker gives up.
     shutdownGraceTime: graceMs,
     shutdownForceTime: graceMs + 15_000,
+    // All three pollers announce the same version: a pinned workflow's activities must reach the same build.
+    workerDeploymentOptions: workerDeploymentOptions(config.versioning),
     ...config.tuning,
   };
   const main = await Worker.create({

@@ -30,7 +30,14 @@ export interface SpawnWorkerOptions {
   inheritEnv?: boolean;
 }
 
-/** The settings pointing a worker at a suite's Temporal server, task queue, emulator and secret sink. */
+/**
+ * The settings pointing a worker at a suite's Temporal server, task queue, emulator and secret sink.
+ * Unversioned, like the suite's in-process workers (env.run) that share its task queue: a versioned worker
+ * there would register the queue with a deployment version, and the server would then route the queue's
+ * new and pinned workflows to that version only, never to the in-process worker that is to finish them.
+ * test/upgrade/versioning.test.ts runs versioned workers; processes spawned without workerEnv keep the
+ * production default (versioning on).
+ */
 export function workerEnv(env: OnboardingTestEnv): Record<string, string> {
   return {
     TEMPORAL_ADDRESS: env.temporal.address,
@@ -39,6 +46,7 @@ export function workerEnv(env: OnboardingTestEnv): Record<string, string> {
     LAYERS_API_URL: env.emulator.url,
     LAYERS_PARENT_KEY: env.emulator.parentKey,
     LAYERS_SECRET_SINK_DIR: env.secretsDir,
+    TEMPORAL_WORKER_VERSIONING: 'off',
   };
 }
 
