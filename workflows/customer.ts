@@ -24,14 +24,13 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { layersActivities, whileKillSwitchWaits } from './layers-activities';
-import {
-  checkLifecycleRequest,
-  parseLifecycleRequest,
-  type ChurnRequest,
-  type LifecycleRequestKind,
-  type PauseRequest,
-  type ResumeRequest,
+import type {
+  ChurnRequest,
+  LifecycleRequestKind,
+  PauseRequest,
+  ResumeRequest,
 } from '../common/lifecycle-input';
+import { lifecycleInput } from './lazy-modules';
 import {
   LIFECYCLE_REQUEST_REFUSED,
   churnSignal,
@@ -387,7 +386,7 @@ class CustomerLifecycle {
   accept(kind: LifecycleRequestKind, raw: unknown): { op?: Op; refusal?: string } {
     const eventId = (raw as { eventId?: string } | null)?.eventId;
     if (this.closing) return { refusal: this.refuse(kind, this.closing.why, eventId) };
-    const checked = checkLifecycleRequest(kind, raw, Date.now());
+    const checked = lifecycleInput().checkLifecycleRequest(kind, raw, Date.now());
     if (!checked.ok) return { refusal: this.refuse(kind, checked.errors.join('; '), eventId) };
     const secrets = patched(INPUT_BOUNDARY_PATCH) ? keyMaterialProblems(raw, 'request') : [];
     if (secrets.length) return { refusal: this.refuse(kind, secrets.join('; '), eventId) };
@@ -402,7 +401,7 @@ class CustomerLifecycle {
   /** Update validators run when the update arrives and never on replay, so zod may decide here. */
   validate(kind: LifecycleRequestKind, raw: unknown): void {
     if (this.closing) throw new Error(this.closing.why);
-    const parsed = parseLifecycleRequest(kind, raw, Date.now());
+    const parsed = lifecycleInput().parseLifecycleRequest(kind, raw, Date.now());
     if (!parsed.ok) throw new Error(`invalid ${kind} request: ${parsed.errors.join('; ')}`);
     const secrets = keyMaterialProblems(raw, 'request');
     if (secrets.length) throw new Error(`invalid ${kind} request: ${secrets.join('; ')}`);
@@ -435,7 +434,7 @@ class CustomerLifecycle {
 
   async reactivate(raw: unknown): Promise<void> {
     const eventId = (raw as { eventId?: string } | null)?.eventId;
-    const checked = checkLifecycleRequest('reactivate', raw, Date.now());
+    const checked = lifecycleInput().checkLifecycleRequest('reactivate', raw, Date.now());
     if (!checked.ok) return void this.refuse('reactivate', checked.errors.join('; '), eventId);
     const secrets = patched(INPUT_BOUNDARY_PATCH) ? keyMaterialProblems(raw, 'request') : [];
     if (secrets.length) return void this.refuse('reactivate', secrets.join('; '), eventId);

@@ -27,11 +27,8 @@ import {
   type OnboardingStepName,
   type StepStatus,
 } from '../common/onboarding-messages';
-import {
-  parseOnboardingInput,
-  type OnboardingInput,
-  type OnboardingRequest,
-} from '../common/onboarding-input';
+import type { OnboardingInput, OnboardingRequest } from '../common/onboarding-input';
+import { onboardingInput } from './lazy-modules';
 import { layersReadQueue, layersWriteQueue } from '../common/ids';
 import {
   LayersCustomerId,
@@ -123,7 +120,7 @@ export async function onboardCustomer(
     if (!parsed.ok) throw invalidInput(parsed.errors);
     input = parsed.value;
   } else {
-    const parsed = parseOnboardingInput(request);
+    const parsed = onboardingInput().parseOnboardingInput(request);
     if (!parsed.ok) throw invalidInput(parsed.errors);
     input = parsed.value;
   }
