@@ -220,7 +220,11 @@ class CustomerLifecycle {
   private crmEvents = false;
   private readonly crmDelivery = proxyActivities<Activities>(CRM_EVENT_OPTIONS);
 
-  constructor(readonly input: CustomerWorkflowInput) {
+  constructor(
+    readonly input: CustomerWorkflowInput,
+    /** This run took the lean-onboarding patch (and with it every earlier one). */
+    readonly lean = false,
+  ) {
     this.externalId = input.externalId;
     this.status = input.carried?.status ?? {
       externalId: input.externalId,
@@ -247,7 +251,7 @@ class CustomerLifecycle {
    * before the patch never ask.
    */
   async enableCrmEvents(): Promise<void> {
-    if (!patched(CRM_LIFECYCLE_EVENTS)) return;
+    if (!(this.lean || patched(CRM_LIFECYCLE_EVENTS))) return;
     const { crmEventsEnabled } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
     this.crmEvents = await crmEventsEnabled();
     // Events carried from a run whose worker had a CRM are still delivered (the activity no-ops without one).
@@ -349,11 +353,14 @@ class CustomerLifecycle {
       });
     }
     status.churnPending = this.pendingChurn !== undefined;
-    upsertChangedSearchAttributes([
-      { key: LayersCustomerId, value: externalId },
-      { key: LayersLifecycleState, value: status.state },
-      ...(status.orgId ? [{ key: LayersOrgId, value: status.orgId }] : []),
-    ]);
+    upsertChangedSearchAttributes(
+      [
+        { key: LayersCustomerId, value: externalId },
+        { key: LayersLifecycleState, value: status.state },
+        ...(status.orgId ? [{ key: LayersOrgId, value: status.orgId }] : []),
+      ],
+      this.lean,
+    );
     const rows = status.transitions
       .slice(-8)
       .map((t) => `| ${t.at} | ${t.from} → ${t.to} | ${t.reason}${t.eventId ? ` (${t.eventId})` : ''} |`)
@@ -388,7 +395,7 @@ class CustomerLifecycle {
     if (this.closing) return { refusal: this.refuse(kind, this.closing.why, eventId) };
     const checked = lifecycleInput().checkLifecycleRequest(kind, raw, Date.now());
     if (!checked.ok) return { refusal: this.refuse(kind, checked.errors.join('; '), eventId) };
-    const secrets = patched(INPUT_BOUNDARY_PATCH) ? keyMaterialProblems(raw, 'request') : [];
+    const secrets = this.lean || patched(INPUT_BOUNDARY_PATCH) ? keyMaterialProblems(raw, 'request') : [];
     if (secrets.length) return { refusal: this.refuse(kind, secrets.join('; '), eventId) };
     const request = checked.value;
     if (this.seenEventIds.has(request.eventId)) return {};
@@ -436,7 +443,7 @@ class CustomerLifecycle {
     const eventId = (raw as { eventId?: string } | null)?.eventId;
     const checked = lifecycleInput().checkLifecycleRequest('reactivate', raw, Date.now());
     if (!checked.ok) return void this.refuse('reactivate', checked.errors.join('; '), eventId);
-    const secrets = patched(INPUT_BOUNDARY_PATCH) ? keyMaterialProblems(raw, 'request') : [];
+    const secrets = this.lean || patched(INPUT_BOUNDARY_PATCH) ? keyMaterialProblems(raw, 'request') : [];
     if (secrets.length) return void this.refuse('reactivate', secrets.join('; '), eventId);
     if (this.seenEventIds.has(checked.value.eventId)) return;
     this.seenEventIds.add(checked.value.eventId);
@@ -548,7 +555,7 @@ class CustomerLifecycle {
       current.error = error;
       current.done = true;
     };
-    if (patched(LEAN_ONBOARDING)) {
+    if (this.lean) {
       if (this.identity) upsertMemo({ onboardingIdentity: this.identity });
       try {
         await this.startOnboardingChild(onboardingInput, current, settle, true);
@@ -1007,8 +1014,8 @@ class CustomerLifecycle {
  * secret may ride in what it hands on, checked before anything reaches Layers. Plain code, so a replay
  * re-decides it identically; runs recorded before the patch never checked.
  */
-function refuseInvalidInput(input: CustomerWorkflowInput): void {
-  if (!patched(INPUT_BOUNDARY_PATCH)) return;
+function refuseInvalidInput(input: CustomerWorkflowInput, lean: boolean): void {
+  if (!(lean || patched(INPUT_BOUNDARY_PATCH))) return;
   const { workflowId, continuedFromExecutionRunId } = workflowInfo();
   const problems = customerInputProblems(input, workflowId);
   if (input.carried && !continuedFromExecutionRunId)
@@ -1028,8 +1035,11 @@ function refuseInvalidInput(input: CustomerWorkflowInput): void {
  * own execution; every decision is a method of CustomerLifecycle.
  */
 export async function customerLifecycle(input: CustomerWorkflowInput): Promise<CustomerStatus> {
-  refuseInvalidInput(input);
-  const customer = new CustomerLifecycle(input);
+  // Decided once, first: a lean run implies every earlier patch and records no marker for them (Temporal
+  // upserts the TemporalChangeVersion search attribute for each patch a run records: a visibility write each).
+  const lean = patched(LEAN_ONBOARDING);
+  refuseInvalidInput(input, lean);
+  const customer = new CustomerLifecycle(input, lean);
   const { status, queue } = customer;
 
   for (const [signal, update, kind] of [

@@ -99,10 +99,13 @@ export async function onboardCustomer(
   options: OnboardingOptions = {},
 ): Promise<OnboardingResult> {
   const carried: OnboardingContinuation | undefined = options.continued;
-  const v2 = patched(EXACTLY_ONCE_PATCH);
+  // Decided once, first: a lean run implies every earlier patch and records no marker for them (Temporal
+  // upserts the TemporalChangeVersion search attribute for each patch a run records: a visibility write each).
   const lean = patched(LEAN_ONBOARDING_PATCH);
+  const v2 = lean || patched(EXACTLY_ONCE_PATCH);
+  const inputBoundary = () => lean || patched(INPUT_BOUNDARY_PATCH);
   // Only a run this workflow continued-as-new may skip validation: a start carrying `continued` is refused.
-  if (carried && !workflowInfo().continuedFromExecutionRunId && patched(INPUT_BOUNDARY_PATCH)) {
+  if (carried && !workflowInfo().continuedFromExecutionRunId && inputBoundary()) {
     throw ApplicationFailure.create({
       type: WorkflowFailureType.invalidWorkflowInput,
       nonRetryable: true,
@@ -114,7 +117,7 @@ export async function onboardCustomer(
   if (carried) input = carried.input as OnboardingInput;
   else if (v2) {
     // The boundary checks (ids, secrets, webhook URL) ride in the recorded validation: replay never re-decides them.
-    const parsed = patched(INPUT_BOUNDARY_PATCH)
+    const parsed = inputBoundary()
       ? await validation.validateOnboardingInput(request, { workflowId: workflowInfo().workflowId })
       : await validation.validateOnboardingInput(request);
     if (!parsed.ok) throw invalidInput(parsed.errors);
@@ -202,15 +205,19 @@ export async function onboardCustomer(
 
   const step = (name: OnboardingStepName) => status.steps.find((s) => s.name === name)!;
   const publish = (searchStep: string) => {
-    upsertChangedSearchAttributes([
-      { key: LayersCustomerId, value: externalId },
-      { key: LayersOnboardingStep, value: searchStep },
-      ...(status.orgId ? [{ key: LayersOrgId, value: status.orgId }] : []),
-      {
-        key: LayersLifecycleState,
-        value: status.state === 'completed' ? 'active' : status.state === 'failed' ? 'failed' : 'onboarding',
-      },
-    ]);
+    upsertChangedSearchAttributes(
+      [
+        { key: LayersCustomerId, value: externalId },
+        { key: LayersOnboardingStep, value: searchStep },
+        ...(status.orgId ? [{ key: LayersOrgId, value: status.orgId }] : []),
+        {
+          key: LayersLifecycleState,
+          value:
+            status.state === 'completed' ? 'active' : status.state === 'failed' ? 'failed' : 'onboarding',
+        },
+      ],
+      lean,
+    );
     setCurrentDetails(describeSteps(status));
   };
   const mark = (name: OnboardingStepName, state: StepStatus['state'], detail?: string) => {
@@ -442,7 +449,7 @@ export async function onboardCustomer(
           publish('waiting-for-funds');
           // The customer workflow tells the CRM (a lifecycle event); a parent already gone is no reason to fail.
           const customerRun = workflowInfo().parent;
-          if (customerRun && patched('crm-lifecycle-events')) {
+          if (customerRun && (lean || patched('crm-lifecycle-events'))) {
             await getExternalWorkflowHandle(customerRun.workflowId)
               .signal(onboardingWaitingSignal, { waitingFor: 'funds' })
               .catch(() => undefined);

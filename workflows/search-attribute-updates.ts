@@ -8,8 +8,12 @@ export const SKIP_UNCHANGED_UPSERTS = 'skip-unchanged-upserts';
  * Every upsert is a command and a visibility write; the step and state updates repeat values often (a step
  * marked running, then done). Histories recorded before the patch replay with every upsert, as they ran.
  */
-export function upsertChangedSearchAttributes(updates: SearchAttributeUpdatePair[]): void {
-  if (!patched(SKIP_UNCHANGED_UPSERTS)) {
+export function upsertChangedSearchAttributes(
+  updates: SearchAttributeUpdatePair[],
+  /** The caller's run took a later patch that implies this one: no second patch marker (each costs an upsert). */
+  implied = false,
+): void {
+  if (!implied && !patched(SKIP_UNCHANGED_UPSERTS)) {
     upsertSearchAttributes(updates);
     return;
   }
