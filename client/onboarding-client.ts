@@ -29,7 +29,6 @@ import {
   churnSignal,
   churnUpdate,
   customerStatusQuery,
-  LIFECYCLE_STATES,
   pauseSignal,
   pauseUpdate,
   reactivateSignal,
@@ -56,6 +55,7 @@ import {
   type OnboardingRequest,
 } from '../common/onboarding-input';
 import { LayersCustomerId, LayersLifecycleState } from '../common/search-attributes';
+import { listCustomersPage, MAX_PAGE_SIZE, type CustomerListing } from './list-customers';
 import {
   CustomerArchivedError,
   InvalidInputError,
@@ -457,25 +457,18 @@ export class OnboardingClient {
     return this.customerHandle(externalId).result();
   }
 
-  /** Customers by lifecycle state, from Temporal's visibility store (search attributes). */
-  async list(
-    filter: { state?: LifecycleState } = {},
-  ): Promise<Array<{ externalId: string; state?: string; orgId?: string; workflowStatus: string }>> {
-    const clauses = [`WorkflowType = 'customerLifecycle'`];
-    if (filter.state !== undefined && !(LIFECYCLE_STATES as readonly string[]).includes(filter.state)) {
-      throw new InvalidInputError([`state: must be one of ${LIFECYCLE_STATES.join(', ')}`]);
-    }
-    if (filter.state) clauses.push(`LayersLifecycleState = '${filter.state}'`);
-    const out: Array<{ externalId: string; state?: string; orgId?: string; workflowStatus: string }> = [];
-    for await (const wf of this.client.workflow.list({ query: clauses.join(' AND ') })) {
-      const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
-      out.push({
-        externalId: String(sa.LayersCustomerId?.[0] ?? wf.workflowId.replace(/^customer\//, '')),
-        state: sa.LayersLifecycleState?.[0] as string | undefined,
-        orgId: sa.LayersOrgId?.[0] as string | undefined,
-        workflowStatus: wf.status.name,
-      });
-    }
+  /**
+   * Customers by lifecycle state, from Temporal's visibility store (search attributes), every page. Reads
+   * only the search attributes: a run whose memo this client cannot decode (another codec key) still lists.
+   */
+  async list(filter: { state?: LifecycleState } = {}): Promise<CustomerListing[]> {
+    const out: CustomerListing[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await listCustomersPage(this.client, { ...filter, limit: MAX_PAGE_SIZE, cursor });
+      out.push(...page.customers);
+      cursor = page.nextCursor;
+    } while (cursor);
     return out;
   }
 }
