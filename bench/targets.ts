@@ -54,14 +54,21 @@ export function evaluateTargets(m: TargetInputs): TargetLine[] {
   const lines: TargetLine[] = [];
   const partner = 'partner tier: ≥ 95 % of the write budget, 0 429s, 0 duplicates';
   if (m.tier === 'partner' && m.writeBudgetFraction !== null) {
-    const ok = m.writeBudgetFraction >= 0.95 && m.rateLimited === 0 && m.duplicates === 0;
+    // Above 100 % is not "sustained": the key's bucket holds a minute of burst, so a short run hides the 429s
+    // a longer one would get.
+    const withinBudget = m.writeBudgetFraction <= 1;
+    const ok = m.writeBudgetFraction >= 0.95 && withinBudget && m.rateLimited === 0 && m.duplicates === 0;
     lines.push({
       target: partner,
       measured:
         `${fmt(m.writeBudgetFraction * 100)} % (${fmt(m.writesPerMinute)} of ${m.budgetPerMinute} writes/min), ` +
         `${m.rateLimited} 429s, ${m.duplicates} duplicates`,
       verdict: ok ? 'met' : 'not met',
-      ...(m.failed ? { note: `${m.failed} onboardings failed` } : {}),
+      ...(m.failed
+        ? { note: `${m.failed} onboardings failed` }
+        : withinBudget
+          ? {}
+          : { note: 'over the budget: the bucket holds a minute of burst, so a longer run would get 429s' }),
     });
   } else lines.push(notMeasured(partner, TARGET_COMMANDS.partner));
 
