@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { quietLogger } from './quiet-logger';
 
 const ROOT = path.resolve(__dirname, '..');
 export const BUNDLE_FIXTURES = path.join(ROOT, 'test/fixtures/workflow-bundles');
@@ -87,15 +88,6 @@ function pinnedWorkflowSdk(root: string): string | undefined {
 const git = (args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
 const gitBuffer = (args: string[]) =>
   execFileSync('git', args, { cwd: ROOT, maxBuffer: 1 << 30, encoding: 'buffer' });
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
 
 function parseArgs(argv: string[]): { ref?: string; out?: string } {
   let ref: string | undefined;
