@@ -168,6 +168,15 @@ export function createOnboardingActivities({
     }
   }
 
+  async function recordProjectPointer(orgId: string, projectId: string): Promise<void> {
+    try {
+      await layers.updateOrganizationMetadata(orgId, { [PROJECT_METADATA_KEY]: projectId }, callOptions());
+    } catch (err) {
+      // 422: the customer's own metadata leaves no room (Layers allows 50 keys); the pointer is an aid, not a must.
+      if (!(err instanceof LayersApiError && err.status === 422)) throw err;
+    }
+  }
+
   /** This onboarding's allocation on the child's ledger (pages of 100, newest first, heartbeating). */
   async function findAllocation(orgId: string, workflowId: string) {
     let cursor: string | undefined;
@@ -456,7 +465,9 @@ export function createOnboardingActivities({
       externalId: string;
       idempotencyKey: string;
       keyIssuedAt?: number;
-    }) {
+      /** false: the workflow records the pointer in an activity of its own (one Layers write per activity). */
+      writePointer?: boolean;
+    }): Promise<{ projectId: string; reconciled?: boolean }> {
       return layersCall(async () => {
         if (
           input.keyIssuedAt !== undefined &&
@@ -478,20 +489,19 @@ export function createOnboardingActivities({
           { name: input.name, timezone: input.timezone, customerExternalId: input.externalId },
           callOptions({ idempotencyKey: input.idempotencyKey, organizationId: input.orgId }),
         );
-        if (input.keyIssuedAt !== undefined) {
-          try {
-            await layers.updateOrganizationMetadata(
-              input.orgId,
-              { [PROJECT_METADATA_KEY]: project.id },
-              callOptions(),
-            );
-          } catch (err) {
-            // 422: the customer's own metadata leaves no room (Layers allows 50 keys); the pointer is an aid, not a must.
-            if (!(err instanceof LayersApiError && err.status === 422)) throw err;
-          }
-        }
+        if (input.keyIssuedAt !== undefined && input.writePointer !== false)
+          await recordProjectPointer(input.orgId, project.id);
         return { projectId: project.id };
       });
+    },
+
+    /**
+     * Points the org at its first project (`metadata.onboardingProjectId`): Layers lists no projects, so a later
+     * run finds the project through it. A write of its own, so that every write-queue activity of an onboarding
+     * makes one Layers write and the queue's pacing is the key's write budget.
+     */
+    async recordProjectPointer(input: { orgId: string; projectId: string }): Promise<void> {
+      return layersCall(() => recordProjectPointer(input.orgId, input.projectId));
     },
 
     /** Read back what onboarding wrote; any difference is a readable, non-retryable diff. */

@@ -42,6 +42,7 @@ import {
 } from '../common/lifecycle-messages';
 import {
   NO_ONBOARDING_IN_THIS_RUN,
+  ONBOARDING_RESULT_UPDATE_ID,
   onboardingResultUpdate,
   onboardingStatusQuery,
   parentFundedSignal,
@@ -130,6 +131,14 @@ export class OnboardingClient {
       eventId?: string;
     } = {},
   ): Promise<StartedOnboarding> {
+    return this.startCustomer(request, options, false);
+  }
+
+  private async startCustomer(
+    request: OnboardingRequest,
+    options: Parameters<OnboardingClient['start']>[1] & object,
+    retried: boolean,
+  ): Promise<StartedOnboarding> {
     const parsed = parseOnboardingInput(request);
     if (!parsed.ok) throw new InvalidInputError(parsed.errors);
     if (options.eventId !== undefined && !EVENT_ID_PATTERN.test(options.eventId))
@@ -178,6 +187,9 @@ export class OnboardingClient {
     if (handle) return { externalId, workflowId, runId: handle.firstExecutionRunId, started: true };
     // Taken: a twin's start won, or an earlier request's run is going (or archived). Attach only to the same body.
     const current = await this.client.workflow.getHandle(workflowId).describe();
+    if (current.status.name === 'COMPLETED') throw new CustomerArchivedError(externalId);
+    // It ended (failed, terminated) between the refused start and the describe: a new start is allowed.
+    if (current.status.name !== 'RUNNING' && !retried) return this.startCustomer(request, options, true);
     if (current.status.name !== 'RUNNING') throw new CustomerArchivedError(externalId);
     await this.checkSameOnboarding(current, input, hash);
     return { externalId, workflowId, runId: current.runId, started: false };
@@ -329,13 +341,22 @@ export class OnboardingClient {
    */
   async result(externalId: string): Promise<OnboardingResult> {
     try {
-      return await this.customerHandle(externalId).executeUpdate(onboardingResultUpdate);
+      // One id for every caller: a waiting caller that gives up (the gateway's `Prefer: wait`) leaves no
+      // update of its own open in the customer (the server caps open updates per run, and a full cap would
+      // refuse the CRM's pause and churn); a later call attaches to the same one.
+      return await this.customerHandle(externalId).executeUpdate(onboardingResultUpdate, {
+        updateId: ONBOARDING_RESULT_UPDATE_ID,
+      });
     } catch (err) {
       const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
       const refused =
         err instanceof WorkflowNotFoundError ||
         (cause instanceof ApplicationFailure &&
-          (cause.type === NO_ONBOARDING_IN_THIS_RUN || cause.type === 'ReferenceError'));
+          // rejected by a run without an onboarding, by a worker without the handler, or the run closed
+          // (terminated, reset) while the update was open: the onboarding execution itself knows
+          (cause.type === NO_ONBOARDING_IN_THIS_RUN ||
+            cause.type === 'ReferenceError' ||
+            cause.type === 'AcceptedUpdateCompletedWorkflow'));
       if (!refused) {
         if (cause instanceof ApplicationFailure)
           throw new WorkflowFailedError(cause.message, cause, RetryState.NON_RETRYABLE_FAILURE);

@@ -65,6 +65,8 @@ export const onboardingStatusQuery = defineQuery<OnboardingStatus>('status');
  * onboarding execution's result instead.
  */
 export const NO_ONBOARDING_IN_THIS_RUN = 'NoOnboardingInThisRun';
+/** The update id every `result` call uses: callers share one open update instead of leaving one each. */
+export const ONBOARDING_RESULT_UPDATE_ID = 'onboarding-result';
 export const onboardingResultUpdate = defineUpdate<OnboardingResult>('onboardingResult');
 /** The partner topped up its parent wallet: re-try an allocation that was short of funds now. */
 export const parentFundedSignal = defineSignal('parentFunded');
@@ -88,6 +90,8 @@ export interface OnboardingContinuation {
   firehoseEndpointId?: string;
   projectId?: string;
   runs: number;
+  /** The customer asked for the org id (`reportOrg`) before this run continued. */
+  orgWanted?: boolean;
 }
 
 export interface OnboardingOptions {
@@ -102,6 +106,12 @@ export interface OnboardingOptions {
   firstIssuedAt?: number;
   /** Set only by the onboarding itself when it continues-as-new. */
   continued?: OnboardingContinuation;
+  /**
+   * Set by a customer workflow that asks for the org id when it needs it (`reportOrg`): a lean onboarding then
+   * does not signal `orgCreated` on its own. Customers that do not set it (started on an older build) are told
+   * at once, as before.
+   */
+  reportOrgWhenAsked?: boolean;
   /** How long to wait between checks while blocked; tests shorten these. */
   timing?: {
     killSwitchBackoffMs?: { initial: number; max: number };

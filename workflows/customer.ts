@@ -589,6 +589,7 @@ class CustomerLifecycle {
     if (running) {
       const external = getExternalWorkflowHandle(workflowId, running.runId);
       current.stop = (reason) => external.signal(stopOnboardingSignal, { reason });
+      current.askForOrg = () => external.signal(reportOrgSignal);
       void this.temporalLookups.awaitOnboardingOutcome
         .executeWithOptions(
           {
@@ -626,7 +627,11 @@ class CustomerLifecycle {
     settle: (result?: OnboardingResult, error?: unknown) => void,
     lean: boolean,
   ): Promise<void> {
-    const options = { ...(onboardingInput.options ?? {}), ...(this.identity ?? {}) };
+    const options: OnboardingOptions = {
+      ...(onboardingInput.options ?? {}),
+      ...(this.identity ?? {}),
+      ...(lean ? { reportOrgWhenAsked: true } : {}),
+    };
     const handle = await startChild(onboardCustomer, {
       workflowId: onboardingWorkflowId(this.externalId),
       args: [onboardingInput.request, options],
@@ -698,8 +703,12 @@ class CustomerLifecycle {
         cause instanceof ApplicationFailure
           ? (cause.details?.[0] as { orgId?: string } | undefined)
           : undefined;
+      // Failures the onboarding raised name their org (null: none made). Only an onboarding cut off from outside
+      // (terminated, timed out) says nothing: then the org, if any, is looked up.
+      const saidNothing = !(cause instanceof ApplicationFailure && cause.details?.length);
       if (details?.orgId) this.status.orgId = details.orgId;
-      else if (!this.status.orgId && patched(LEAN_ONBOARDING)) await this.findOrgOfEndedOnboarding();
+      else if (!this.status.orgId && saidNothing && patched(LEAN_ONBOARDING))
+        await this.findOrgOfEndedOnboarding();
       if (!stopped) this.status.error = cause instanceof Error ? cause.message : String(cause);
       this.publish(stopped ? 'onboarding stopped at a safe point' : 'onboarding failed');
     }
@@ -711,8 +720,15 @@ class CustomerLifecycle {
    * told of the org on the way, so it looks on Layers, and a churn still archives what the onboarding made.
    */
   private async findOrgOfEndedOnboarding(): Promise<void> {
-    const found = await this.findCustomerOrganization();
-    if (found) this.status.orgId = found.orgId;
+    try {
+      // A kill switch waits (it is the parent's, and passes); any other failure leaves the org unknown.
+      const found = await whileKillSwitchWaits(() => this.findCustomerOrganization(), {
+        backoffMs: this.input.timing?.killSwitchBackoffMs,
+      });
+      if (found) this.status.orgId = found.orgId;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+    }
   }
 
   /** The child org whose metadata.externalId is this customer's, paging through the parent's children. */

@@ -179,7 +179,7 @@ export async function onboardCustomer(
     stopRequested ??= reason;
   });
   // The customer asks for the org id only when something waits for it (a pause during onboarding).
-  let orgWanted = false;
+  let orgWanted = carried?.orgWanted ?? false;
   let orgTold = false;
   async function tellCustomerTheOrg(): Promise<void> {
     const parent = workflowInfo().parent;
@@ -190,6 +190,7 @@ export async function onboardCustomer(
       .catch(() => undefined); // a customer run that has just closed needs no news; this onboarding goes on
   }
   setHandler(reportOrgSignal, async () => {
+    if (!lean) return; // older shapes tell the customer at once, unasked
     orgWanted = true;
     await tellCustomerTheOrg();
   });
@@ -290,6 +291,7 @@ export async function onboardCustomer(
         allocateGeneration: generation,
         ...done,
         runs: (carried?.runs ?? 0) + 1,
+        ...(orgWanted ? { orgWanted } : {}),
       },
     });
   }
@@ -392,7 +394,7 @@ export async function onboardCustomer(
     if (lean) {
       // One upsert carries the org to visibility; the customer hears of it only if it asked (a pause waiting for it).
       publish('provisioning');
-      if (orgWanted) await tellCustomerTheOrg();
+      if (orgWanted || !options.reportOrgWhenAsked) await tellCustomerTheOrg();
     } else {
       publish('create-org');
       // No `firstIssuedAt` for the customer to carry: a later run of the customer cannot prove on Layers'
@@ -556,18 +558,29 @@ export async function onboardCustomer(
     const project = input.project;
     const { projectId } = await runStep(
       'project',
-      () => {
+      async () => {
         const key = keyFor('project');
-        return writes.createProject.executeWithOptions(write(`Create the first project inside ${orgId}`), [
-          {
-            orgId,
-            name: project.name,
-            timezone: project.timezone,
-            externalId,
-            idempotencyKey: key.idempotencyKey,
-            ...(v2 ? { keyIssuedAt: key.keyIssuedAt } : {}),
-          },
-        ]);
+        const created = await writes.createProject.executeWithOptions(
+          write(`Create the first project inside ${orgId}`),
+          [
+            {
+              orgId,
+              name: project.name,
+              timezone: project.timezone,
+              externalId,
+              idempotencyKey: key.idempotencyKey,
+              ...(v2 ? { keyIssuedAt: key.keyIssuedAt } : {}),
+              ...(lean ? { writePointer: false } : {}),
+            },
+          ],
+        );
+        // Lean: the org's pointer to the project is a write of its own (one Layers write per paced activity).
+        if (lean && !created.reconciled) {
+          await writes.recordProjectPointer.executeWithOptions(write(`Point ${orgId} at its first project`), [
+            { orgId, projectId: created.projectId },
+          ]);
+        }
+        return created;
       },
       (p) => p.projectId,
     );
@@ -603,7 +616,8 @@ export async function onboardCustomer(
     );
 
   try {
-    if (lean) publish('preflight'); // started by the customer workflow, the attributes are already there: no command
+    // Started by the customer workflow, the attributes are already there: no command.
+    if (lean && !carried) publish('preflight');
     if (!isDone('preflight')) await preflightStep();
     const orgId = done.orgId ?? (await createOrgStep());
     if (carried && step('allocate-credits').state === 'waiting') generation++;
