@@ -74,16 +74,20 @@ afterAll(async () => {
 });
 
 function startBuild(buildId: string): WorkerProcess {
-  const worker = spawnWorker({
-    TEMPORAL_ADDRESS: server.address,
-    TEMPORAL_NAMESPACE: server.namespace,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    LAYERS_API_URL: emulator.url,
-    LAYERS_PARENT_KEY: emulator.parentKey,
-    LAYERS_SECRET_SINK_DIR: secretsDir,
-    LAYERS_FIREHOSE_URL: PARTNER_FIREHOSE.url,
-    TEMPORAL_WORKER_BUILD_ID: buildId,
-  });
+  const worker = spawnWorker(
+    {
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: server.namespace,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      LAYERS_API_URL: emulator.url,
+      LAYERS_PARENT_KEY: emulator.parentKey,
+      LAYERS_SECRET_SINK_DIR: secretsDir,
+      LAYERS_FIREHOSE_URL: PARTNER_FIREHOSE.url,
+      TEMPORAL_WORKER_BUILD_ID: buildId,
+    },
+    // Its own process group: tsx runs the worker in a child of its own, which a kill of tsx alone would leave running.
+    { detached: true },
+  );
   workers.push(worker);
   return worker;
 }
@@ -349,14 +353,14 @@ test('a server without worker deployments: the worker exits naming TEMPORAL_WORK
     LAYERS_SECRET_SINK_DIR: secretsDir,
   };
   try {
-    const versioned = spawnWorker(env);
+    const versioned = spawnWorker(env, { detached: true });
     workers.push(versioned);
     expect(await versioned.exited).toBe(1);
     expect(versioned.output()).toMatch(
       /worker: configuration: TEMPORAL_WORKER_VERSIONING: .*set TEMPORAL_WORKER_VERSIONING=off/,
     );
 
-    const unversioned = spawnWorker({ ...env, TEMPORAL_WORKER_VERSIONING: 'off' });
+    const unversioned = spawnWorker({ ...env, TEMPORAL_WORKER_VERSIONING: 'off' }, { detached: true });
     workers.push(unversioned);
     await untilPolling(unversioned);
     expect(unversioned.output()).toContain('; versioning off');
