@@ -17,14 +17,6 @@ export const TIER_BUDGETS: Record<string, RateBudget | undefined> = {
 /** The most Layers reads one read-queue activity makes (verify reads the org, its config and its keys). */
 export const MAX_READS_PER_ACTIVITY = 3;
 
-/**
- * Layers writes per write-queue activity. The server paces activities, the key's budget counts writes: every
- * write activity of a lean onboarding makes one write (the project's org pointer is an activity of its own).
- * Before, the project activity wrote twice and a full onboarding ran at 113 % of the partner budget, hidden
- * only by the bucket's minute of burst (bench/RESULTS.md); such runs drain during a rollout.
- */
-export const WRITES_PER_WRITE_ACTIVITY = 1;
-
 export interface Pacing {
   tier: string;
   budget?: RateBudget;
@@ -47,7 +39,10 @@ export function pacingFor(tier: string, override?: Partial<RateBudget>, headroom
   return {
     tier,
     budget,
-    writeActivitiesPerSecond: (budget.write / 60 / WRITES_PER_WRITE_ACTIVITY) * headroom,
+    // One Layers write per write-queue activity (the project's org pointer is an activity of its own): the
+    // server paces activities, the key's budget counts writes. When the project activity wrote twice, a full
+    // onboarding ran at 113 % of the partner budget, hidden only by the bucket's minute of burst.
+    writeActivitiesPerSecond: (budget.write / 60) * headroom,
     readActivitiesPerSecond: (budget.read / 60 / MAX_READS_PER_ACTIVITY) * headroom,
   };
 }

@@ -593,9 +593,8 @@ export async function onboardCustomer(
   ) =>
     runStep(
       'verify',
-      () => {
-        const summary = `Verify ${orgId} against the request`;
-        const args = [
+      () =>
+        reads.verifyOnboarding.executeWithOptions(read(`Verify ${orgId} against the request`), [
           {
             orgId,
             expected: {
@@ -609,9 +608,7 @@ export async function onboardCustomer(
               scopes: input.apiKey.scopes,
             },
           },
-        ] as const;
-        return reads.verifyOnboarding.executeWithOptions(read(summary), [...args]);
-      },
+        ]),
       (v) => `balance ${v.balance}, available ${v.available}`,
     );
 
